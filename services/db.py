@@ -1,0 +1,97 @@
+"""Engines, sessions and migrations for SQLite (embedded default) and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.errors import StoreError
+from services.settings import redact_url
+
+__all__ = ["make_engine", "migrate", "session_scope", "is_empty", "MIGRATIONS_DIR"]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA cache_size=-65536")
+    cur.close()
+
+
+def make_engine(url: str, *, check: bool = True) -> Engine:
+    """An engine for ``url``: SQLite gets WAL and a busy timeout.
+
+    Args:
+        url: a SQLAlchemy URL (``sqlite:///q2c.db``, ``postgresql+psycopg://...``).
+        check: open one connection now so an unreachable database fails here.
+
+    Raises:
+        StoreError: the URL is malformed or the database cannot be reached
+            (the message shows the URL with its password hidden).
+    """
+    safe = redact_url(url)
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+    except (ArgumentError, ImportError, ValueError) as exc:
+        raise StoreError(f"database URL {safe} is not usable: {exc}") from None
+    if check:
+        try:
+            with engine.connect():
+                pass
+        except (OperationalError, SQLAlchemyError) as exc:
+            detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else ""
+            raise StoreError(f"cannot reach the database at {safe}: {detail}") from None
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Apply every Alembic migration up to head (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot migrate {redact_url(str(engine.url))}: {exc}") from None
+
+
+def is_empty(engine: Engine) -> bool:
+    """True when the store holds no events (or has no tables yet)."""
+    if not inspect(engine).has_table("events"):
+        return True
+    with engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT 1 FROM events LIMIT 1").first() is None
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,313 @@
+"""Ingestion: files, streams or Python objects into the trace store.
+
+Three ways in share this module: ``q2c ingest``, the Ingest page and
+:func:`ingest_events` for Python callers. Every item is accounted for as
+accepted, duplicate, conflict (quarantined) or rejected (quarantined).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from sqlalchemy import Engine, insert, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from services.catalog import Catalog, load_catalog
+from services.contract import parse_event
+from services.errors import ContractError, InputError, StoreError
+from services.models import IngestRun
+from services.reader import UNDECODED, Item, open_input, read_items
+from services.settings import Settings, load_settings
+from services.store import Parsed, content_hash, insert_quarantine, quarantine_row, write_batch
+
+__all__ = ["IngestSummary", "Rejection", "ingest_paths", "ingest_stream", "ingest_events"]
+
+MAX_LISTED = 1000  # rejections listed in a summary; the counts are always complete
+
+
+@dataclass(slots=True)
+class Rejection:
+    where: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"where": self.where, "reason": self.reason}
+
+
+@dataclass
+class IngestSummary:
+    """What one ingest did: the contract of ``q2c ingest --json``."""
+
+    received: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    rejected: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    file_errors: list[Rejection] = field(default_factory=list)
+    run_id: int | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 all accepted or duplicate, 1 anything rejected or conflicted, 2 file errors."""
+        if self.file_errors:
+            return 2
+        return 1 if (self.rejected or self.conflicts) else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "received": self.received,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "conflicts": self.conflicts,
+            "rejected": self.rejected,
+            "rejections": [r.to_dict() for r in self.rejections],
+        }
+        if self.file_errors:
+            out["file_errors"] = [r.to_dict() for r in self.file_errors]
+        if self.run_id is not None:
+            out["run_id"] = self.run_id
+        return out
+
+    def _note(self, where: str, reason: str) -> None:
+        if len(self.rejections) < MAX_LISTED:
+            self.rejections.append(Rejection(where, reason))
+
+
+class _Ingestor:
+    """Parses items and writes them in batches, one database transaction each."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        catalog: Catalog,
+        origin: str,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.catalog = catalog
+        self.summary = IngestSummary()
+        self.progress = progress
+        self.now = datetime.now(UTC).replace(tzinfo=None)
+        self.batch: list[Parsed] = []
+        self.bad: list[dict[str, Any]] = []
+        try:
+            with engine.begin() as conn:
+                self.run_id = conn.execute(
+                    insert(IngestRun).values(started_at=self.now, origin=origin, files="")
+                ).inserted_primary_key[0]  # type: ignore[index]
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot write to the database: {_first_line(exc)}") from None
+        self.summary.run_id = self.run_id
+        self.files: list[str] = []
+
+    def add(self, item: Item) -> None:
+        s = self.summary
+        s.received += 1
+        if item.error is not None or item.value is UNDECODED:
+            self._reject(item.where, item.error or "not valid JSON", item.raw, None)
+        elif len(item.raw) > self.settings.max_event_bytes:
+            size_mb = len(item.raw) / 1_048_576
+            limit = self.settings.max_event_bytes / 1_048_576
+            self._reject(
+                item.where,
+                f"event is {size_mb:.1f} MB, over the {limit:.1f} MB limit (Q2C_MAX_EVENT_BYTES)",
+                item.raw,
+                item.value,
+            )
+        else:
+            try:
+                ev = parse_event(item.value, catalog=self.catalog)
+            except ContractError as exc:
+                self._reject(item.where, exc.reason, item.raw, item.value)
+            else:
+                self.batch.append(
+                    Parsed(item.where, item.raw, item.value, ev, content_hash(item.value))
+                )
+        if len(self.batch) + len(self.bad) >= self.settings.ingest_batch_size:
+            self.flush()
+
+    def _reject(self, where: str, reason: str, raw: str, value: Any) -> None:
+        self.summary.rejected += 1
+        self.summary._note(where, reason)
+        self.bad.append(
+            quarantine_row(
+                kind="rejected",
+                where=where,
+                reason=reason,
+                raw=raw,
+                run_id=self.run_id,
+                now=self.now,
+                value=value,
+            )
+        )
+
+    def flush(self) -> None:
+        if not self.batch and not self.bad:
+            return
+        s = self.summary
+        try:
+            with self.engine.begin() as conn:
+                res = write_batch(
+                    conn, self.batch, catalog=self.catalog, run_id=self.run_id, now=self.now
+                )
+                for p, reason in res.conflicts or []:
+                    s.conflicts += 1
+                    s._note(p.where, reason)
+                    self.bad.append(
+                        quarantine_row(
+                            kind="conflict",
+                            where=p.where,
+                            reason=reason,
+                            raw=p.raw,
+                            run_id=self.run_id,
+                            now=self.now,
+                            value=p.value,
+                        )
+                    )
+                insert_quarantine(conn, self.bad)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot write to the database: {_first_line(exc)}") from None
+        s.accepted += res.accepted
+        s.duplicates += res.duplicates
+        done = len(self.batch) + len(self.bad)
+        self.batch, self.bad = [], []
+        if self.progress:
+            self.progress(done)
+
+    def finish(self) -> IngestSummary:
+        self.flush()
+        s = self.summary
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(IngestRun)
+                    .where(IngestRun.id == self.run_id)
+                    .values(
+                        finished_at=datetime.now(UTC).replace(tzinfo=None),
+                        files=json.dumps(self.files),
+                        received=s.received,
+                        accepted=s.accepted,
+                        duplicates=s.duplicates,
+                        conflicts=s.conflicts,
+                        rejected=s.rejected,
+                    )
+                )
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot write to the database: {_first_line(exc)}") from None
+        return s
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def ingest_stream(
+    *,
+    engine: Engine,
+    stream: IO[bytes],
+    name: str,
+    settings: Settings | None = None,
+    catalog: Catalog | None = None,
+    origin: str = "api",
+    progress: Callable[[int], None] | None = None,
+) -> IngestSummary:
+    """Ingest one stream (file, stdin, upload).
+
+    Args:
+        engine: the store (migrated).
+        stream: binary stream holding one event, a JSON array or JSONL.
+        name: how places are named in reasons (``name:line``).
+        origin: recorded on the ingest run (``cli``, ``page``, ``api``, ``seed``).
+        progress: called with the number of items handled after each batch.
+
+    Returns:
+        The summary; a stream that cannot be read at all is a file error in it.
+
+    Example:
+        >>> summary = ingest_stream(engine=engine, stream=open("e.jsonl", "rb"), name="e.jsonl")
+        >>> summary.to_dict()["accepted"]
+    """
+    return ingest_paths(
+        engine=engine,
+        paths=[],
+        streams=[(name, stream)],
+        settings=settings,
+        catalog=catalog,
+        origin=origin,
+        progress=progress,
+    )
+
+
+def ingest_paths(
+    *,
+    engine: Engine,
+    paths: Iterable[str],
+    streams: Iterable[tuple[str, IO[bytes]]] = (),
+    settings: Settings | None = None,
+    catalog: Catalog | None = None,
+    origin: str = "cli",
+    progress: Callable[[int], None] | None = None,
+) -> IngestSummary:
+    """Ingest files by path (``-`` is stdin) and/or open streams, in order.
+
+    A file that cannot be read (missing, a directory, binary, empty) is reported in
+    ``file_errors``; the other files are still ingested.
+    """
+    settings = settings or load_settings()
+    catalog = catalog or load_catalog(settings.flow_catalog)
+    job = _Ingestor(engine, settings, catalog, origin, progress)
+    sources: list[tuple[str, IO[bytes] | None]] = [(p, None) for p in paths]
+    sources.extend(streams)
+    for name, stream in sources:
+        job.files.append(name)
+        try:
+            own = stream is None
+            handle = open_input(name) if stream is None else stream
+            try:
+                for item in read_items(handle, name):
+                    job.add(item)
+            finally:
+                if own and name != "-":
+                    handle.close()
+        except InputError as exc:
+            job.summary.file_errors.append(Rejection(name, str(exc)))
+        except OSError as exc:
+            job.summary.file_errors.append(Rejection(name, f"{name}: cannot read: {exc.strerror}"))
+    return job.finish()
+
+
+def ingest_events(
+    *,
+    engine: Engine,
+    events: Iterable[Any],
+    name: str = "api",
+    settings: Settings | None = None,
+    catalog: Catalog | None = None,
+) -> IngestSummary:
+    """Ingest already-decoded event objects (the Python way in).
+
+    Example:
+        >>> ingest_events(engine=engine, events=[{"specversion": "1.0", ...}]).accepted
+    """
+    import orjson
+
+    settings = settings or load_settings()
+    catalog = catalog or load_catalog(settings.flow_catalog)
+    job = _Ingestor(engine, settings, catalog, "api", None)
+    job.files.append(name)
+    for n, value in enumerate(events, start=1):
+        try:
+            raw = orjson.dumps(value).decode()
+        except TypeError as exc:
+            job.add(Item(f"{name} item {n}", repr(value)[:10_000], UNDECODED, f"not JSON: {exc}"))
+            continue
+        job.add(Item(f"{name} item {n}", raw, value))
+    return job.finish()
