@@ -32,6 +32,7 @@ _TIME_SHAPE = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+\-]\d{2}:\d{2})$"
 )
 _REQUIRED = ("specversion", "id", "source", "type")
+_SPACE = re.compile(r"\s")
 
 
 @dataclass(slots=True)
@@ -182,7 +183,7 @@ def parse_event(obj: Any, *, catalog: Catalog | None = None) -> StepEvent:
     event_id = _text(obj, "id", "", required=True)
     source = _text(obj, "source", "", required=True)
     assert event_id is not None and source is not None
-    if any(c.isspace() for c in source):
+    if _SPACE.search(source):
         raise ContractError("'source' must be a URI-reference without spaces")
     status = EVENT_TYPES.get(obj["type"]) if isinstance(obj["type"], str) else None
     if status is None:

@@ -7,19 +7,32 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.errors import StoreError
 from services.settings import redact_url
 
-__all__ = ["make_engine", "migrate", "session_scope", "is_empty", "MIGRATIONS_DIR"]
+__all__ = [
+    "MIGRATIONS_DIR",
+    "is_empty",
+    "lock_writers",
+    "make_engine",
+    "migrate",
+    "session_scope",
+    "writer_connection",
+]
 
+WRITER = "q2c_writer"
+_PG_WRITER_LOCK = 0x51324301  # "Q2C" + 1: one advisory lock id for ingest writers
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin, so a
+    # batch's reads and writes share one snapshot (see _sqlite_begin).
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -27,6 +40,27 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA cache_size=-65536")
     cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """Writers take the write lock up front (BEGIN IMMEDIATE): no stale snapshots."""
+    writer = conn.get_execution_options().get(WRITER, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+def writer_connection(engine: Engine) -> Connection:
+    """A connection whose transactions serialise with every other writer.
+
+    SQLite: ``BEGIN IMMEDIATE``. PostgreSQL: a transaction-scoped advisory lock,
+    taken by :func:`lock_writers` at the start of each transaction.
+    """
+    return engine.connect().execution_options(**{WRITER: True})
+
+
+def lock_writers(conn: Connection) -> None:
+    """Serialise ingest writers on PostgreSQL (SQLite already did at BEGIN)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_WRITER_LOCK})")
 
 
 def make_engine(url: str, *, check: bool = True) -> Engine:
@@ -45,6 +79,7 @@ def make_engine(url: str, *, check: bool = True) -> Engine:
         if url.startswith("sqlite"):
             engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
         else:
             engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
     except (ArgumentError, ImportError, ValueError) as exc:

@@ -7,8 +7,10 @@ accepted, duplicate, conflict (quarantined) or rejected (quarantined).
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -18,11 +20,19 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from services.catalog import Catalog, load_catalog
 from services.contract import parse_event
+from services.db import lock_writers, writer_connection
 from services.errors import ContractError, InputError, StoreError
 from services.models import IngestRun
 from services.reader import UNDECODED, Item, open_input, read_items
 from services.settings import Settings, load_settings
-from services.store import Parsed, content_hash, insert_quarantine, quarantine_row, write_batch
+from services.store import (
+    Parsed,
+    TxCache,
+    content_hash,
+    insert_quarantine,
+    quarantine_row,
+    write_batch,
+)
 
 __all__ = ["IngestSummary", "Rejection", "ingest_paths", "ingest_stream", "ingest_events"]
 
@@ -96,6 +106,7 @@ class _Ingestor:
         self.progress = progress
         self.now = datetime.now(UTC).replace(tzinfo=None)
         self.batch: list[Parsed] = []
+        self.cache = TxCache()
         self.bad: list[dict[str, Any]] = []
         try:
             with engine.begin() as conn:
@@ -153,9 +164,15 @@ class _Ingestor:
             return
         s = self.summary
         try:
-            with self.engine.begin() as conn:
+            with writer_connection(self.engine) as conn, conn.begin():
+                lock_writers(conn)
                 res = write_batch(
-                    conn, self.batch, catalog=self.catalog, run_id=self.run_id, now=self.now
+                    conn,
+                    self.batch,
+                    catalog=self.catalog,
+                    run_id=self.run_id,
+                    now=self.now,
+                    cache=self.cache,
                 )
                 for p, reason in res.conflicts or []:
                     s.conflicts += 1
@@ -263,6 +280,35 @@ def ingest_paths(
     """
     settings = settings or load_settings()
     catalog = catalog or load_catalog(settings.flow_catalog)
+    with _bulk_gc():
+        return _ingest_sources(engine, paths, streams, settings, catalog, origin, progress)
+
+
+@contextmanager
+def _bulk_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while ingesting.
+
+    Ingest builds no reference cycles, and with the transaction cache alive every
+    full collection rescans it: about a fifth of ingest time on 100k events.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _ingest_sources(
+    engine: Engine,
+    paths: Iterable[str],
+    streams: Iterable[tuple[str, IO[bytes]]],
+    settings: Settings,
+    catalog: Catalog,
+    origin: str,
+    progress: Callable[[int], None] | None,
+) -> IngestSummary:
     job = _Ingestor(engine, settings, catalog, origin, progress)
     sources: list[tuple[str, IO[bytes] | None]] = [(p, None) for p in paths]
     sources.extend(streams)
@@ -301,13 +347,15 @@ def ingest_events(
 
     settings = settings or load_settings()
     catalog = catalog or load_catalog(settings.flow_catalog)
-    job = _Ingestor(engine, settings, catalog, "api", None)
-    job.files.append(name)
-    for n, value in enumerate(events, start=1):
-        try:
-            raw = orjson.dumps(value).decode()
-        except TypeError as exc:
-            job.add(Item(f"{name} item {n}", repr(value)[:10_000], UNDECODED, f"not JSON: {exc}"))
-            continue
-        job.add(Item(f"{name} item {n}", raw, value))
-    return job.finish()
+    with _bulk_gc():
+        job = _Ingestor(engine, settings, catalog, "api", None)
+        job.files.append(name)
+        for n, value in enumerate(events, start=1):
+            where = f"{name} item {n}"
+            try:
+                raw = orjson.dumps(value).decode()
+            except TypeError as exc:
+                job.add(Item(where, repr(value)[:10_000], UNDECODED, f"not JSON: {exc}"))
+                continue
+            job.add(Item(where, raw, value))
+        return job.finish()

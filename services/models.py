@@ -112,13 +112,14 @@ class Transaction(Base):
     amount: Mapped[str | None] = mapped_column(String(64), nullable=True)
     currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
     legal_entity: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)  # bumped on every rewrite
 
 
 class TransactionKey(Base):
     __tablename__ = "transaction_keys"
     __table_args__ = (
         Index("ix_transaction_keys_value", "value"),
-        Index("ix_transaction_keys_tx", "transaction_id"),
+        UniqueConstraint("transaction_id", "name", "value", name="uq_transaction_keys"),
     )
 
     pk: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -22,6 +22,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from services.catalog import Catalog
 
@@ -59,10 +60,10 @@ class EventRow:
     currency: str | None = None
     legal_entity: str | None = None
     pk: int | None = None
+    ident: tuple[str, str] = field(init=False)
 
-    @property
-    def ident(self) -> tuple[str, str]:
-        return (self.source, self.id)
+    def __post_init__(self) -> None:
+        self.ident = (self.source, self.id)
 
 
 @dataclass(slots=True)
@@ -93,6 +94,7 @@ def _digest(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
 
 
+@lru_cache(maxsize=65_536)
 def anchored_id(correlation_id: str) -> str:
     """The stable transaction id of a correlation ID."""
     return "tx-" + _digest("c\x00" + correlation_id)

@@ -10,20 +10,30 @@ and ``transaction_keys`` rows of every transaction it touched.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, DateTime, insert, select
 
 from services.catalog import Catalog
 from services.contract import StepEvent
 from services.models import Event, Quarantine, Transaction, TransactionKey
 from services.stitch import EventRow, TransactionRecord, anchored_id, assign, summarize
 
-__all__ = ["Parsed", "BatchResult", "write_batch", "content_hash", "canonical"]
+__all__ = [
+    "BatchResult",
+    "Parsed",
+    "TxCache",
+    "canonical",
+    "content_hash",
+    "insert_quarantine",
+    "quarantine_row",
+    "write_batch",
+]
 
 _IN_CHUNK = 900  # bound parameters per IN (...) list, safe on every SQLite build
 
@@ -164,20 +174,48 @@ def _existing(conn: Connection, idents: list[tuple[str, str]]) -> dict[tuple[str
     return found
 
 
+class TxCache:
+    """Events of recently written transactions, reused across batches of one ingest.
+
+    An entry is trusted only while the stored ``version`` of its transaction is the
+    one it was cached at, so a concurrent writer can never make it stale.
+    """
+
+    def __init__(self, max_transactions: int = 20_000) -> None:
+        self.max = max_transactions
+        self.entries: OrderedDict[str, tuple[int, list[EventRow]]] = OrderedDict()
+
+    def get(self, tid: str, version: int) -> list[EventRow] | None:
+        hit = self.entries.get(tid)
+        if hit is None or hit[0] != version:
+            return None
+        self.entries.move_to_end(tid)
+        return hit[1]
+
+    def put(self, tid: str, version: int, events: list[EventRow]) -> None:
+        self.entries[tid] = (version, events)
+        self.entries.move_to_end(tid)
+        while len(self.entries) > self.max:
+            self.entries.popitem(last=False)
+
+    def drop(self, tid: str) -> None:
+        self.entries.pop(tid, None)
+
+
 def _component(
-    conn: Connection, new: list[EventRow], catalog: Catalog
-) -> tuple[dict[str, list[EventRow]], set[str]]:
-    """Load every stored event linked to ``new``; returns events by old tx id."""
+    conn: Connection, new: list[EventRow], catalog: Catalog, cache: TxCache
+) -> tuple[dict[str, list[EventRow]], dict[str, int]]:
+    """Every stored transaction linked to ``new``: events and version by tx id."""
     tx_keys = catalog.transaction_keys
-    tx_ids: set[str] = {anchored_id(e.correlation_id) for e in new if e.correlation_id}
-    pending_values: set[str] = {v for e in new for k, v in e.keys.items() if k in tx_keys}
+    to_load: set[str] = {anchored_id(e.correlation_id) for e in new if e.correlation_id}
+    pending: set[str] = {v for e in new for k, v in e.keys.items() if k in tx_keys}
     seen_values: set[str] = set()
     loaded: dict[str, list[EventRow]] = {}
-    to_load = set(tx_ids)
-    while pending_values or to_load:
-        values = sorted(pending_values - seen_values)
-        seen_values |= pending_values
-        pending_values = set()
+    versions: dict[str, int] = {}
+    while pending or to_load:
+        values = sorted(pending - seen_values)
+        seen_values |= pending
+        pending = set()
         for chunk in _chunks(values):
             stmt = select(TransactionKey.transaction_id).where(
                 TransactionKey.value.in_(chunk), TransactionKey.scope == "transaction"
@@ -186,92 +224,165 @@ def _component(
         to_load -= set(loaded)
         if not to_load:
             break
+        missing: list[str] = []
         for chunk in _chunks(sorted(to_load)):
+            stmt_v = select(Transaction.transaction_id, Transaction.version).where(
+                Transaction.transaction_id.in_(chunk)
+            )
+            for tid, version in conn.execute(stmt_v):
+                versions[tid] = version
+                cached = cache.get(tid, version)
+                if cached is None:
+                    missing.append(tid)
+                else:
+                    loaded[tid] = cached
+        for chunk in _chunks(missing):
             rows = conn.execute(select(*_EVENT_COLS).where(Event.transaction_id.in_(chunk)))
             for row in rows:
-                ev = _row_to_event(row)
-                loaded.setdefault(row.transaction_id, []).append(ev)
+                loaded.setdefault(row.transaction_id, []).append(_row_to_event(row))
+        for tid in to_load:
+            evs = loaded.setdefault(tid, [])
+            for ev in evs:
                 for k, v in ev.keys.items():
                     if k in tx_keys and v not in seen_values:
-                        pending_values.add(v)
-        for tid in to_load:
-            loaded.setdefault(tid, [])
+                        pending.add(v)
         to_load = set()
-    return loaded, set(loaded)
+    return {t: evs for t, evs in loaded.items() if t in versions}, versions
 
 
-def _event_insert_row(p: Parsed, tx_id: str, run_id: int | None, now: datetime) -> dict[str, Any]:
-    ev = p.event
-    return {
-        "source": ev.source,
-        "event_id": ev.id,
-        "status": ev.status,
-        "time": ev.time,
-        "system": ev.system,
-        "operation": ev.operation,
-        "flow": ev.flow,
-        "attempt": ev.attempt,
-        "correlation_id": ev.correlation_id,
-        "subject": ev.subject,
-        "keys_json": orjson.dumps(ev.keys).decode(),
-        "error_code": ev.error_code,
-        "error_message": ev.error_message,
-        "http_status": ev.http_status,
-        "retryable": ev.retryable,
-        "amount": ev.amount,
-        "currency": ev.currency,
-        "legal_entity": ev.legal_entity,
-        "latency_ms": ev.latency_ms,
-        "content_hash": p.digest,
-        "raw": p.raw,
-        "transaction_id": tx_id,
-        "ingest_run_id": run_id,
-        "received_at": now,
-    }
+_EVENT_INSERT_COLS = (
+    "source",
+    "event_id",
+    "status",
+    "time",
+    "system",
+    "operation",
+    "flow",
+    "attempt",
+    "correlation_id",
+    "subject",
+    "keys_json",
+    "error_code",
+    "error_message",
+    "http_status",
+    "retryable",
+    "amount",
+    "currency",
+    "legal_entity",
+    "latency_ms",
+    "content_hash",
+    "raw",
+    "transaction_id",
+    "ingest_run_id",
+    "received_at",
+)
+_TX_COLS = (
+    "transaction_id",
+    "correlation_id",
+    "flow",
+    "status",
+    "first_time",
+    "last_time",
+    "event_count",
+    "systems",
+    "failed_system",
+    "failed_operation",
+    "error_code",
+    "error_message",
+    "last_step",
+    "subject",
+    "amount",
+    "currency",
+    "legal_entity",
+    "version",
+)
+_KEY_COLS = ("transaction_id", "name", "value", "scope")
 
 
-def _tx_rows(
-    rec: TransactionRecord, catalog: Catalog
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    row = {
-        "transaction_id": rec.transaction_id,
-        "correlation_id": rec.correlation_id,
-        "flow": rec.flow,
-        "status": rec.status,
-        "first_time": rec.first_time,
-        "last_time": rec.last_time,
-        "event_count": rec.event_count,
-        "systems": "," + ",".join(rec.systems) + ",",
-        "failed_system": rec.failed_system,
-        "failed_operation": rec.failed_operation,
-        "error_code": rec.error_code,
-        "error_message": rec.error_message,
-        "last_step": rec.last_step,
-        "subject": rec.subject,
-        "amount": rec.amount,
-        "currency": rec.currency,
-        "legal_entity": rec.legal_entity,
-    }
-    keys = [
-        {
-            "transaction_id": rec.transaction_id,
-            "name": name,
-            "value": value,
-            "scope": catalog.scope_of(name),
-        }
-        for name, values in sorted(rec.keys.items())
-        for value in sorted(values)
-    ]
-    if rec.correlation_id:
-        keys.append(
-            {
-                "transaction_id": rec.transaction_id,
-                "name": "correlation_id",
-                "value": rec.correlation_id,
-                "scope": "correlation",
-            }
+class _Sql:
+    """Driver-level statements for the hot path (SQLAlchemy Core costs ~10 us a row)."""
+
+    def __init__(self, conn: Connection) -> None:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        self.time = DateTime().bind_processor(conn.dialect) or (lambda v: v)
+
+        def ins(table: str, cols: tuple[str, ...]) -> str:
+            return (
+                f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
+            )
+
+        self.insert_event = ins("events", _EVENT_INSERT_COLS)
+        self.insert_tx = ins("transactions", _TX_COLS)
+        self.insert_key = ins("transaction_keys", _KEY_COLS)
+        self.move_event = (
+            f"UPDATE events SET transaction_id = {mark} WHERE event_id = {mark} AND source = {mark}"
         )
-    return row, keys
+        self.delete_tx = f"DELETE FROM transactions WHERE transaction_id = {mark}"
+        self.delete_keys = f"DELETE FROM transaction_keys WHERE transaction_id = {mark}"
+
+
+def _event_tuple(p: Parsed, tx_id: str, run_id: int | None, received: Any, sql: _Sql) -> tuple:
+    ev = p.event
+    return (
+        ev.source,
+        ev.id,
+        ev.status,
+        sql.time(ev.time),
+        ev.system,
+        ev.operation,
+        ev.flow,
+        ev.attempt,
+        ev.correlation_id,
+        ev.subject,
+        orjson.dumps(ev.keys).decode(),
+        ev.error_code,
+        ev.error_message,
+        ev.http_status,
+        ev.retryable,
+        ev.amount,
+        ev.currency,
+        ev.legal_entity,
+        ev.latency_ms,
+        p.digest,
+        p.raw,
+        tx_id,
+        run_id,
+        received,
+    )
+
+
+def _tx_tuple(rec: TransactionRecord, version: int, sql: _Sql) -> tuple:
+    return (
+        rec.transaction_id,
+        rec.correlation_id,
+        rec.flow,
+        rec.status,
+        sql.time(rec.first_time),
+        sql.time(rec.last_time),
+        rec.event_count,
+        "," + ",".join(rec.systems) + ",",
+        rec.failed_system,
+        rec.failed_operation,
+        rec.error_code,
+        rec.error_message,
+        rec.last_step,
+        rec.subject,
+        rec.amount,
+        rec.currency,
+        rec.legal_entity,
+        version,
+    )
+
+
+def _key_tuples(rec: TransactionRecord, catalog: Catalog) -> set[tuple[str, str, str, str]]:
+    keys = {
+        (rec.transaction_id, name, value, catalog.scope_of(name))
+        for name, values in rec.keys.items()
+        for value in values
+    }
+    if rec.correlation_id:
+        keys.add((rec.transaction_id, "correlation_id", rec.correlation_id, "correlation"))
+    return keys
 
 
 def write_batch(
@@ -281,6 +392,7 @@ def write_batch(
     catalog: Catalog,
     run_id: int | None,
     now: datetime,
+    cache: TxCache | None = None,
 ) -> BatchResult:
     """De-duplicate, stitch and store one batch inside the caller's transaction.
 
@@ -288,6 +400,7 @@ def write_batch(
         Counts of accepted and duplicate events, and the conflicts (each with the
         reason to quarantine it under); the caller quarantines conflicts.
     """
+    cache = cache if cache is not None else TxCache(0)
     result = BatchResult(conflicts=[])
     assert result.conflicts is not None
     first: dict[tuple[str, str], Parsed] = {}
@@ -320,47 +433,67 @@ def write_batch(
     if not fresh:
         return result
 
+    sql = _Sql(conn)
     new_rows = [_step_to_row(p.event) for p in fresh]
-    loaded, old_tx_ids = _component(conn, new_rows, catalog)
+    loaded, versions = _component(conn, new_rows, catalog, cache)
     old_events = [e for evs in loaded.values() for e in evs]
     old_tx_of = {e.ident: tid for tid, evs in loaded.items() for e in evs}
     mapping = assign([*old_events, *new_rows], catalog)
 
     moved = [
-        {"b_pk": e.pk, "b_tx": mapping[e.ident]}
+        (mapping[e.ident], e.id, e.source)
         for e in old_events
         if mapping[e.ident] != old_tx_of[e.ident]
     ]
-    if moved:
-        from sqlalchemy import bindparam
-
-        conn.execute(
-            update(Event)
-            .where(Event.pk == bindparam("b_pk"))
-            .values(transaction_id=bindparam("b_tx")),
-            moved,
-        )
-    conn.execute(
-        insert(Event),
-        [_event_insert_row(p, mapping[(p.event.source, p.event.id)], run_id, now) for p in fresh],
+    lost_members = {
+        old_tx_of[e.ident] for e in old_events if mapping[e.ident] != old_tx_of[e.ident]
+    }
+    received = sql.time(now)
+    conn.exec_driver_sql(
+        sql.insert_event,
+        [
+            _event_tuple(p, mapping[(p.event.source, p.event.id)], run_id, received, sql)
+            for p in fresh
+        ],
     )
+    if moved:
+        conn.exec_driver_sql(sql.move_event, moved)
     result.accepted = len(fresh)
 
     members: dict[str, list[EventRow]] = {}
     for e in [*old_events, *new_rows]:
         members.setdefault(mapping[e.ident], []).append(e)
-    stale = sorted(old_tx_ids | set(members))
-    for chunk in _chunks(stale):
-        conn.execute(delete(TransactionKey).where(TransactionKey.transaction_id.in_(chunk)))
-        conn.execute(delete(Transaction).where(Transaction.transaction_id.in_(chunk)))
-    tx_rows, key_rows = [], []
+    dead = [tid for tid in loaded if tid not in members]
+    if dead:
+        conn.exec_driver_sql(sql.delete_keys, [(t,) for t in dead])
+        conn.exec_driver_sql(sql.delete_tx, [(t,) for t in dead])
+        for t in dead:
+            cache.drop(t)
+    existing = [tid for tid in members if tid in versions]
+    if existing:
+        conn.exec_driver_sql(sql.delete_tx, [(t,) for t in existing])
+    tx_rows, key_rows, key_resets = [], [], []
     for tid, evs in members.items():
-        row, keys = _tx_rows(summarize(tid, evs, catalog), catalog)
-        tx_rows.append(row)
-        key_rows.extend(keys)
-    conn.execute(insert(Transaction), tx_rows)
+        rec = summarize(tid, evs, catalog)
+        version = versions.get(tid, 0) + 1
+        tx_rows.append(_tx_tuple(rec, version, sql))
+        keys = _key_tuples(rec, catalog)
+        if tid in versions and tid not in lost_members:
+            before = loaded.get(tid, [])
+            old_keys = {(tid, n, v) for e in before for n, v in e.keys.items()}
+            old_keys.update(
+                (tid, "correlation_id", e.correlation_id) for e in before if e.correlation_id
+            )
+            keys = {k for k in keys if k[:3] not in old_keys}
+        elif tid in versions:
+            key_resets.append((tid,))
+        key_rows.extend(sorted(keys))
+        cache.put(tid, version, evs)
+    if key_resets:
+        conn.exec_driver_sql(sql.delete_keys, key_resets)
+    conn.exec_driver_sql(sql.insert_tx, tx_rows)
     if key_rows:
-        conn.execute(insert(TransactionKey), key_rows)
+        conn.exec_driver_sql(sql.insert_key, key_rows)
     return result
 
 

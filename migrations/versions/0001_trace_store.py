@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 02:35:36.588017
+Create Date: 2026-11-26 02:45:57.198971
 """
 from alembic import op
 import sqlalchemy as sa
@@ -35,10 +35,10 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('value', sa.String(length=512), nullable=False),
     sa.Column('scope', sa.String(length=16), nullable=False),
-    sa.PrimaryKeyConstraint('pk')
+    sa.PrimaryKeyConstraint('pk'),
+    sa.UniqueConstraint('transaction_id', 'name', 'value', name='uq_transaction_keys')
     )
     with op.batch_alter_table('transaction_keys', schema=None) as batch_op:
-        batch_op.create_index('ix_transaction_keys_tx', ['transaction_id'], unique=False)
         batch_op.create_index('ix_transaction_keys_value', ['value'], unique=False)
 
     op.create_table('transactions',
@@ -59,6 +59,7 @@ def upgrade() -> None:
     sa.Column('amount', sa.String(length=64), nullable=True),
     sa.Column('currency', sa.String(length=3), nullable=True),
     sa.Column('legal_entity', sa.String(length=64), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('transaction_id'),
     sa.UniqueConstraint('correlation_id')
     )
@@ -141,7 +142,6 @@ def downgrade() -> None:
     op.drop_table('transactions')
     with op.batch_alter_table('transaction_keys', schema=None) as batch_op:
         batch_op.drop_index('ix_transaction_keys_value')
-        batch_op.drop_index('ix_transaction_keys_tx')
 
     op.drop_table('transaction_keys')
     op.drop_table('ingest_runs')
