@@ -79,8 +79,12 @@ def test_committed_sample_data_loads_cleanly(tmp_path: Path) -> None:
     console = open_console(settings)
     summary = console.load_sample_data()
     assert summary is not None
-    assert summary.accepted > 10_000
-    assert summary.duplicates > 0  # duplicate deliveries are part of the data set
-    counts = console.status_counts(SearchFilters())
-    assert counts["failed"] > 0 and counts["succeeded"] > 0 and counts["stuck"] > 0
+    # duplicate deliveries, one planted conflict and ten broken lines are part of the demo
+    assert (summary.duplicates, summary.conflicts, summary.rejected) == (18, 1, 10)
+    assert summary.accepted == summary.received - 29
+    end = datetime(2026, 11, 25, 12, 0)
+    counts = console.status_counts(SearchFilters(), now=end)
+    assert counts == {"failed": 221, "stuck": 72, "in_progress": 33, "succeeded": 1174}
+    assert console.search(SearchFilters(status=["failed"], error_code="PERIOD_CLOSED"),
+                          now=end).total > 0
     console.engine.dispose()
