@@ -28,9 +28,9 @@ from services.settings import Settings, load_settings
 from services.store import (
     Parsed,
     TxCache,
-    content_hash,
     insert_quarantine,
     quarantine_row,
+    raw_digest,
     write_batch,
 )
 
@@ -139,7 +139,7 @@ class _Ingestor:
                 self._reject(item.where, exc.reason, item.raw, item.value)
             else:
                 self.batch.append(
-                    Parsed(item.where, item.raw, item.value, ev, content_hash(item.value))
+                    Parsed(item.where, item.raw, item.value, ev, raw_digest(item.raw))
                 )
         if len(self.batch) + len(self.bad) >= self.settings.ingest_batch_size:
             self.flush()

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -54,8 +55,12 @@ class Event(Base):
     __table_args__ = (
         UniqueConstraint("event_id", "source", name="uq_events_id_source"),
         Index("ix_events_tx_time", "transaction_id", "time"),
-        Index("ix_events_error_code", "error_code"),
-        Index("ix_events_correlation_id", "correlation_id"),
+        Index(
+            "ix_events_error_code",
+            "error_code",
+            sqlite_where=text("error_code IS NOT NULL"),
+            postgresql_where=text("error_code IS NOT NULL"),
+        ),
     )
 
     pk: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

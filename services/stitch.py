@@ -195,29 +195,35 @@ def _order(ev: EventRow) -> tuple[datetime, int, int, str, str]:
     return (ev.time, ev.attempt, _RANK.get(ev.status, 0), ev.source, ev.id)
 
 
-def _failed_ops(events: Sequence[EventRow]) -> tuple[dict[tuple[str, str], EventRow], bool]:
-    """Operations whose latest attempt failed with no later success; any op still open."""
-    by_op: dict[tuple[str, str], list[EventRow]] = defaultdict(list)
+def _failed_ops(
+    events: Sequence[EventRow], *, want_all_ok: bool
+) -> tuple[dict[tuple[str, str], EventRow], bool]:
+    """Operations whose latest attempt failed with no later success; whether every
+    operation's latest attempt succeeded (only computed when ``want_all_ok``)."""
+    by_op: dict[tuple[str, str], list[EventRow]] = {}
     for ev in events:
-        by_op[(ev.system, ev.operation)].append(ev)
+        op = (ev.system, ev.operation)
+        group = by_op.get(op)
+        if group is None:
+            by_op[op] = [ev]
+        else:
+            group.append(ev)
     failed: dict[tuple[str, str], EventRow] = {}
+    all_ok = True
     for op, evs in by_op.items():
-        terminal = [e for e in evs if e.status != "started"]
-        if not terminal:
-            continue
-        latest = max(terminal, key=lambda e: (e.attempt, e.time, e.source, e.id))
-        if latest.status == "failed" and not any(
-            e.status == "succeeded" and e.time > latest.time for e in terminal
-        ):
-            failed[op] = latest
-    all_ok = all(
-        max(
-            (e for e in evs),
-            key=lambda e: (e.attempt, e.time, _RANK.get(e.status, 0), e.source, e.id),
-        ).status
-        == "succeeded"
-        for evs in by_op.values()
-    )
+        latest: EventRow | None = None
+        for e in evs:
+            if e.status != "started" and (
+                latest is None
+                or (e.attempt, e.time, e.ident) > (latest.attempt, latest.time, latest.ident)
+            ):
+                latest = e
+        if latest is not None and latest.status == "failed":
+            if not any(e.status == "succeeded" and e.time > latest.time for e in evs):
+                failed[op] = latest
+        if want_all_ok and all_ok:
+            last = max(evs, key=lambda e: (e.attempt, e.time, _RANK.get(e.status, 0), e.ident))
+            all_ok = last.status == "succeeded"
     return failed, all_ok
 
 
@@ -230,8 +236,8 @@ def summarize(
     flows = Counter(e.flow for e in ordered if e.flow)
     flow = min(flows, key=lambda f: (-flows[f], f)) if flows else None
 
-    failed, all_ok = _failed_ops(ordered)
     terminal = catalog.terminal(flow)
+    failed, all_ok = _failed_ops(ordered, want_all_ok=terminal is None)
     if failed:
         status = "failed"
     elif terminal is not None:

@@ -32,6 +32,7 @@ __all__ = [
     "content_hash",
     "insert_quarantine",
     "quarantine_row",
+    "raw_digest",
     "write_batch",
 ]
 
@@ -65,6 +66,15 @@ def canonical(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def raw_digest(raw: str) -> str:
+    """Hash of the bytes as received: equal hashes are certainly duplicates.
+
+    Different hashes may still be the same JSON value (other key order or
+    white space); :func:`write_batch` then compares the decoded values.
+    """
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def content_hash(value: Any) -> str:

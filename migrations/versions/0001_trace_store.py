@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 02:45:57.198971
+Create Date: 2026-11-26 02:54:03.982993
 """
 from alembic import op
 import sqlalchemy as sa
@@ -99,8 +99,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('event_id', 'source', name='uq_events_id_source')
     )
     with op.batch_alter_table('events', schema=None) as batch_op:
-        batch_op.create_index('ix_events_correlation_id', ['correlation_id'], unique=False)
-        batch_op.create_index('ix_events_error_code', ['error_code'], unique=False)
+        batch_op.create_index('ix_events_error_code', ['error_code'], unique=False, sqlite_where=sa.text('error_code IS NOT NULL'), postgresql_where=sa.text('error_code IS NOT NULL'))
         batch_op.create_index('ix_events_tx_time', ['transaction_id', 'time'], unique=False)
 
     op.create_table('quarantine',
@@ -130,8 +129,7 @@ def downgrade() -> None:
     op.drop_table('quarantine')
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_index('ix_events_tx_time')
-        batch_op.drop_index('ix_events_error_code')
-        batch_op.drop_index('ix_events_correlation_id')
+        batch_op.drop_index('ix_events_error_code', sqlite_where=sa.text('error_code IS NOT NULL'), postgresql_where=sa.text('error_code IS NOT NULL'))
 
     op.drop_table('events')
     with op.batch_alter_table('transactions', schema=None) as batch_op:

@@ -114,3 +114,9 @@ def test_transaction_key_without_correlation_id_is_enough() -> None:
 
 def test_unknown_lowercase_system_is_accepted() -> None:
     assert parse_event(make_event(system="warehouse")).system == "warehouse"
+
+
+def test_a_valid_system_name_is_not_a_valid_operation_later() -> None:
+    parse_event(make_event(system="erp", operation="invoice.post"))
+    assert "must be a dotted lowercase name" in reason_for(make_event(operation="erp"))
+    assert "must be a lowercase identifier" in reason_for(make_event(system="invoice.post"))
