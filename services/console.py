@@ -16,7 +16,13 @@ from services import queries
 from services.catalog import Catalog, load_catalog
 from services.db import is_empty, make_engine, migrate
 from services.ingest import IngestSummary, ingest_paths, ingest_stream
-from services.schemas import QuarantineOut, SearchFilters, SearchOut, TraceOut
+from services.schemas import (
+    QuarantineOut,
+    SearchFilters,
+    SearchOut,
+    TraceOut,
+    TransactionSummary,
+)
 from services.settings import Settings, redact_url
 
 __all__ = ["Console", "open_console"]
@@ -55,6 +61,16 @@ class Console:
     def search(self, filters: SearchFilters, *, now: datetime | None = None) -> SearchOut:
         return queries.search_transactions(
             engine=self.engine, filters=filters, stuck_after=self.stuck_after, now=now
+        )
+
+    def summaries(
+        self, transaction_ids: list[str], *, now: datetime | None = None
+    ) -> list[TransactionSummary]:
+        return queries.summaries(
+            engine=self.engine,
+            transaction_ids=transaction_ids,
+            stuck_after=self.stuck_after,
+            now=now,
         )
 
     def status_counts(

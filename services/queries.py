@@ -27,6 +27,7 @@ __all__ = [
     "list_quarantine",
     "search_transactions",
     "status_counts",
+    "summaries",
     "utcnow",
 ]
 
@@ -246,6 +247,25 @@ def _filtered(
     return stmt
 
 
+def summaries(
+    *,
+    engine: Engine,
+    transaction_ids: list[str],
+    stuck_after: timedelta,
+    now: datetime | None = None,
+) -> list[TransactionSummary]:
+    """Summaries of the given transactions, in the order given (unknown ids left out)."""
+    now = now or utcnow()
+    found: dict[str, TransactionSummary] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(transaction_ids), 500):
+            chunk = transaction_ids[start : start + 500]
+            stmt = select(Transaction).where(Transaction.transaction_id.in_(chunk))
+            for row in conn.execute(stmt):
+                found[row.transaction_id] = _summary(row, now, stuck_after)
+    return [found[t] for t in transaction_ids if t in found]
+
+
 def search_transactions(
     *,
     engine: Engine,
@@ -288,7 +308,10 @@ def status_counts(
     stuck_after: timedelta,
     now: datetime | None = None,
 ) -> dict[str, int]:
-    """Counts by displayed status (``stuck`` split from ``in_progress``), other filters kept."""
+    """Counts by displayed status (``stuck`` split from ``in_progress``).
+
+    Every filter applies except ``status`` itself, so a KPI row shows all four counts.
+    """
     now = now or utcnow()
     cutoff = now - stuck_after
     counts = dict.fromkeys(STATUSES, 0)

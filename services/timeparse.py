@@ -37,10 +37,15 @@ def parse_when(text: str, *, name: str, now: datetime | None = None) -> datetime
     return parsed
 
 
-def check_window(since: datetime | None, until: datetime | None) -> None:
-    """Refuse a window that ends before it starts."""
+def check_window(
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    names: tuple[str, str] = ("--since", "--until"),
+) -> None:
+    """Refuse a window that ends before it starts; ``names`` are the fields' labels."""
     if since is not None and until is not None and since > until:
         raise InputError(
-            f"--since ({since.isoformat()}Z) is after --until ({until.isoformat()}Z): "
+            f"{names[0]} ({since.isoformat()}Z) is after {names[1]} ({until.isoformat()}Z): "
             "the window is empty"
         )

@@ -22,18 +22,43 @@ STEPS = [("salesforce", "opportunity.closed_won"), ("erp", "salesorder.create")]
 
 @pytest.fixture
 def loaded(console: Console) -> Console:
-    ingest_events(engine=console.engine, events=[
-        *flow_events("o2c-1", STEPS, fail_last=True, keys={"order_number": "SO-1",
-                                                          "subscription_id": "A-S00000001"}),
-        *flow_events("o2c-2", STEPS, keys={"order_number": "SO-2", "quote_id": "0Q0000000000001AAA"},
-                     start_minute=5),
-    ])
+    ingest_events(
+        engine=console.engine,
+        events=[
+            *flow_events(
+                "o2c-1",
+                STEPS,
+                fail_last=True,
+                keys={"order_number": "SO-1", "subscription_id": "A-S00000001"},
+            ),
+            *flow_events(
+                "o2c-2",
+                STEPS,
+                keys={"order_number": "SO-2", "quote_id": "0Q0000000000001AAA"},
+                start_minute=5,
+            ),
+        ],
+    )
     return console
 
 
-@pytest.mark.parametrize("hostile", ["'; DROP TABLE events; --", "<script>alert(1)</script>",
-                                     "%", "_", "SO-%", "\\", "x" * 5000, "   ", ""])
-def test_hostile_search_text_finds_nothing_and_breaks_nothing(loaded: Console, hostile: str) -> None:
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "'; DROP TABLE events; --",
+        "<script>alert(1)</script>",
+        "%",
+        "_",
+        "SO-%",
+        "\\",
+        "x" * 5000,
+        "   ",
+        "",
+    ],
+)
+def test_hostile_search_text_finds_nothing_and_breaks_nothing(
+    loaded: Console, hostile: str
+) -> None:
     assert loaded.find_traces(hostile, now=NOW) == []
     assert loaded.search(SearchFilters(key=hostile), now=NOW).total in (0, 2)  # blank = no filter
     with loaded.engine.connect() as conn:
@@ -85,6 +110,8 @@ def test_committed_sample_data_loads_cleanly(tmp_path: Path) -> None:
     end = datetime(2026, 11, 25, 12, 0)
     counts = console.status_counts(SearchFilters(), now=end)
     assert counts == {"failed": 221, "stuck": 72, "in_progress": 33, "succeeded": 1174}
-    assert console.search(SearchFilters(status=["failed"], error_code="PERIOD_CLOSED"),
-                          now=end).total > 0
+    assert (
+        console.search(SearchFilters(status=["failed"], error_code="PERIOD_CLOSED"), now=end).total
+        > 0
+    )
     console.engine.dispose()

@@ -12,7 +12,10 @@ from services.reader import read_items
 
 
 def items(data: bytes) -> list[tuple[str, object]]:
-    return [(i.where, i.value if i.error is None else i.error) for i in read_items(io.BytesIO(data), "f")]
+    return [
+        (i.where, i.value if i.error is None else i.error)
+        for i in read_items(io.BytesIO(data), "f")
+    ]
 
 
 def test_pretty_printed_single_object() -> None:

@@ -30,8 +30,16 @@ def test_environment_wins_and_postgres_urls_get_the_psycopg_driver(monkeypatch) 
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("Q2C_STUCK_AFTER_MINUTES", "soon", "Q2C_STUCK_AFTER_MINUTES: Input should be a valid integer"),
-        ("Q2C_STUCK_AFTER_MINUTES", "0", "Q2C_STUCK_AFTER_MINUTES: Input should be greater than or equal to 1"),
+        (
+            "Q2C_STUCK_AFTER_MINUTES",
+            "soon",
+            "Q2C_STUCK_AFTER_MINUTES: Input should be a valid integer",
+        ),
+        (
+            "Q2C_STUCK_AFTER_MINUTES",
+            "0",
+            "Q2C_STUCK_AFTER_MINUTES: Input should be greater than or equal to 1",
+        ),
         ("Q2C_DATABASE_URL", "mysql://x@y/z", "Q2C_DATABASE_URL: unsupported database 'mysql'"),
         ("Q2C_DATABASE_URL", "q2c.db", "Q2C_DATABASE_URL: must be a URL"),
         ("Q2C_SYSTEMS", "prod", "Q2C_SYSTEMS: Input should be 'sandbox' or 'live'"),
@@ -46,7 +54,10 @@ def test_a_bad_setting_is_one_line_naming_the_variable(monkeypatch, name, value,
 
 
 def test_password_is_hidden_when_a_url_is_shown() -> None:
-    assert redact_url("postgresql+psycopg://ops:s3cret@db/q2c") == "postgresql+psycopg://ops:***@db/q2c"
+    assert (
+        redact_url("postgresql+psycopg://ops:s3cret@db/q2c")
+        == "postgresql+psycopg://ops:***@db/q2c"
+    )
     assert redact_url("sqlite:///q2c.db") == "sqlite:///q2c.db"
 
 
@@ -56,8 +67,10 @@ def test_flow_catalog_is_configuration(tmp_path: Path) -> None:
     assert default.scope_of("order_number") == "transaction"
     assert default.scope_of("subscription_id") == "lifecycle"
     custom = tmp_path / "flows.json"
-    custom.write_text('{"key_scopes": {"transaction": ["po_number"], "lifecycle": []},'
-                      ' "flows": {"po": ["erp po.create", "erp po.approve"]}}')
+    custom.write_text(
+        '{"key_scopes": {"transaction": ["po_number"], "lifecycle": []},'
+        ' "flows": {"po": ["erp po.create", "erp po.approve"]}}'
+    )
     c = load_catalog(custom)
     assert c.terminal("po").label == "erp po.approve"
     assert c.transaction_keys == {"po_number"}

@@ -17,26 +17,58 @@ def _write(console: Console, events: list[dict], cache: TxCache) -> None:
     batch = [Parsed("t", "{}", e, parse_event(e), content_hash(e)) for e in events]
     with writer_connection(console.engine) as conn, conn.begin():
         lock_writers(conn)
-        write_batch(conn, batch, catalog=console.catalog, run_id=None,
-                    now=datetime(2026, 5, 11), cache=cache)
+        write_batch(
+            conn,
+            batch,
+            catalog=console.catalog,
+            run_id=None,
+            now=datetime(2026, 5, 11),
+            cache=cache,
+        )
 
 
 def test_a_cached_transaction_changed_by_another_writer_is_reloaded(console: Console) -> None:
     mine, theirs = TxCache(), TxCache()
     _write(console, [make_event(id="a1", keys={"order_number": "SO-1"})], mine)
-    _write(console, [make_event(id="b1", correlationid=None, operation="invoice.post",
-                                keys={"order_number": "SO-1", "invoice_number": "INV-1"})], theirs)
-    _write(console, [make_event(id="a2", correlationid=None, operation="payment.post",
-                                keys={"invoice_number": "INV-1"})], mine)
+    _write(
+        console,
+        [
+            make_event(
+                id="b1",
+                correlationid=None,
+                operation="invoice.post",
+                keys={"order_number": "SO-1", "invoice_number": "INV-1"},
+            )
+        ],
+        theirs,
+    )
+    _write(
+        console,
+        [
+            make_event(
+                id="a2",
+                correlationid=None,
+                operation="payment.post",
+                keys={"invoice_number": "INV-1"},
+            )
+        ],
+        mine,
+    )
     (trace,) = console.find_traces("SO-1")
     assert {e.id for e in trace.events} == {"a1", "b1", "a2"}
     assert trace.keys["invoice_number"] == ["INV-1"]
 
 
 def test_concurrent_ingests_store_each_event_once(console: Console) -> None:
-    events = [make_event(id=f"c{i}", correlationid=f"o2c-{i % 7}",
-                         keys={"order_number": f"SO-{i % 7}"},
-                         time=f"2026-05-11T10:{i % 60:02d}:00Z") for i in range(300)]
+    events = [
+        make_event(
+            id=f"c{i}",
+            correlationid=f"o2c-{i % 7}",
+            keys={"order_number": f"SO-{i % 7}"},
+            time=f"2026-05-11T10:{i % 60:02d}:00Z",
+        )
+        for i in range(300)
+    ]
     errors: list[BaseException] = []
 
     def run(chunk: list[dict]) -> None:

@@ -1,0 +1,43 @@
+"""Entry script (``streamlit run app/main.py``): page config, the demo banner, navigation.
+
+It checks the settings and the store before any page runs, so a bad setting or an
+unreachable database is one line of error, never a traceback.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import routes
+from app.resources import console_or_stop, settings_or_stop
+from app.ui import md_code, md_escape
+
+st.set_page_config(page_title="Q2C Console", page_icon=":material/hub:", layout="wide")
+
+pages = [
+    st.Page(
+        routes.EXPLORER,
+        title="Explorer",
+        icon=":material/search:",
+        url_path="explorer",
+        default=True,
+    ),
+    st.Page(routes.TRACE, title="Trace", icon=":material/timeline:", url_path="trace"),
+    st.Page(routes.INGEST, title="Ingest", icon=":material/upload_file:", url_path="ingest"),
+]
+page = st.navigation(pages)
+
+settings = settings_or_stop()
+console = console_or_stop()
+
+if settings.is_embedded:
+    st.info(
+        f"**Demo data.** This console runs on the embedded database "
+        f"{md_code(console.database_label)} with sample events and simulated "
+        "(sandbox) systems. Set `Q2C_DATABASE_URL` to use your own store.",
+        icon=":material/science:",
+    )
+else:
+    st.sidebar.caption(f"Store: {md_escape(console.database_label)}")
+
+page.run()

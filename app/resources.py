@@ -1,0 +1,63 @@
+"""Cached resources: one ``Console`` per settings, shared by every session.
+
+Pages call :func:`console_or_stop`; it shows a one-line error and stops the
+page when the settings are invalid or the store cannot be reached.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import streamlit as st
+
+from app.ui import md_escape
+from services.console import Console, open_console
+from services.errors import Q2CError
+from services.settings import Settings, get_settings
+
+__all__ = ["console_or_stop", "get_console", "settings_or_stop", "stop_with_error"]
+
+
+def _settings_key(settings: Settings) -> str:
+    return settings.model_dump_json()
+
+
+@st.cache_resource(show_spinner="Opening the trace store…", hash_funcs={Settings: _settings_key})
+def _console_for(settings: Settings) -> Console:
+    """Open (and migrate) the store; on the embedded default, load the sample data once."""
+    console = open_console(settings)
+    if settings.is_embedded and console.is_empty():
+        console.load_sample_data()
+    return console
+
+
+def get_console() -> Console:
+    """The process-wide console for the current settings (cached per settings value).
+
+    Raises:
+        SettingsError: a ``Q2C_*`` setting is invalid.
+        StoreError: the database cannot be reached or migrated.
+    """
+    return _console_for(get_settings())
+
+
+def stop_with_error(message: str) -> NoReturn:
+    """Show one line of error and end this run of the page."""
+    st.error(md_escape(message), icon=":material/error:")
+    st.stop()
+
+
+def settings_or_stop() -> Settings:
+    """The settings, or a one-line error and a stopped page."""
+    try:
+        return get_settings()
+    except Q2CError as exc:
+        stop_with_error(str(exc))
+
+
+def console_or_stop() -> Console:
+    """The console, or a one-line error (never a traceback) and a stopped page."""
+    try:
+        return get_console()
+    except Q2CError as exc:
+        stop_with_error(str(exc))

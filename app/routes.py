@@ -1,0 +1,14 @@
+"""Where each page's script lives: absolute paths, so links work from any page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["EXPLORER", "INGEST", "PAGES_DIR", "ROOT", "TRACE"]
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES_DIR = ROOT / "pages"
+
+EXPLORER = PAGES_DIR / "explorer.py"
+TRACE = PAGES_DIR / "trace.py"
+INGEST = PAGES_DIR / "ingest.py"

@@ -1,0 +1,51 @@
+"""Every session-state key the console uses, in one place.
+
+Widget keys double as the names of the values they hold, so a test can seed
+``at.session_state[state.EXPLORER_SEARCH]`` before the first run.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EXPLORER_APPLIED",
+    "EXPLORER_ERROR_CODE",
+    "EXPLORER_FLOW",
+    "EXPLORER_PAGE",
+    "EXPLORER_PAGE_FILTERS",
+    "EXPLORER_SEARCH",
+    "EXPLORER_SINCE",
+    "EXPLORER_STATUS",
+    "EXPLORER_SYSTEM",
+    "EXPLORER_TABLE",
+    "EXPLORER_UNTIL",
+    "INGEST_DONE",
+    "INGEST_SUMMARY",
+    "INGEST_UPLOAD",
+    "TRACE_APPLIED",
+    "TRACE_KEY",
+    "TRACE_PICK",
+]
+
+# Explorer: the search box and filters (widget keys).
+EXPLORER_SEARCH = "explorer_search"
+EXPLORER_STATUS = "explorer_status"
+EXPLORER_SYSTEM = "explorer_system"
+EXPLORER_FLOW = "explorer_flow"
+EXPLORER_ERROR_CODE = "explorer_error_code"
+EXPLORER_SINCE = "explorer_since"
+EXPLORER_UNTIL = "explorer_until"
+EXPLORER_PAGE = "explorer_page"
+EXPLORER_PAGE_FILTERS = "explorer_page_filters"
+EXPLORER_TABLE = "explorer_table"
+# Explorer: the query parameters last applied to / written from the widgets.
+EXPLORER_APPLIED = "explorer_applied_params"
+
+# Trace: the key box, the picked transaction when a key matches several.
+TRACE_KEY = "trace_key"
+TRACE_PICK = "trace_pick"
+TRACE_APPLIED = "trace_applied_params"
+
+# Ingest: the uploader, the ids of files already ingested, the last summary.
+INGEST_UPLOAD = "ingest_upload"
+INGEST_DONE = "ingest_done_file_ids"
+INGEST_SUMMARY = "ingest_last_summary"
