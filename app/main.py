@@ -14,14 +14,17 @@ from app.ui import md_code, md_escape
 
 st.set_page_config(page_title="Q2C Console", page_icon=":material/hub:", layout="wide")
 
+explorer = st.Page(routes.EXPLORER, title="Explorer", icon=":material/search:", url_path="explorer")
+
+
+def _home() -> None:
+    """The app root forwards to ``/explorer`` with its query (``/?key=SO-1`` works too)."""
+    st.switch_page(explorer, query_params=st.query_params.to_dict())
+
+
 pages = [
-    st.Page(
-        routes.EXPLORER,
-        title="Explorer",
-        icon=":material/search:",
-        url_path="explorer",
-        default=True,
-    ),
+    st.Page(_home, title="Home", url_path="home", default=True, visibility="hidden"),
+    explorer,
     st.Page(routes.TRACE, title="Trace", icon=":material/timeline:", url_path="trace"),
     st.Page(routes.INGEST, title="Ingest", icon=":material/upload_file:", url_path="ingest"),
 ]

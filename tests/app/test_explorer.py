@@ -33,12 +33,13 @@ def test_table_lists_every_transaction_newest_first(open_page) -> None:
 
     table = at.dataframe[0].value
     assert len(table) == sum(EXPECTED_COUNTS.values())
-    assert list(table.columns[:8]) == [
+    assert list(table.columns[:9]) == [
         "Status",
         "Trace",
         "Flow",
         "Failed step",
         "Error code",
+        "Last step",
         "Subject",
         "Amount",
         "Last event (UTC)",
@@ -68,8 +69,12 @@ def test_status_from_the_url_filters_the_table(open_page) -> None:
 
     assert not at.exception
     assert at.multiselect(key=state.EXPLORER_STATUS).value == ["failed", "stuck"]
-    statuses = sorted(s.split()[-1] for s in at.dataframe[0].value["Status"])
+    table = at.dataframe[0].value
+    statuses = sorted(s.split()[-1] for s in table["Status"])
     assert statuses == ["failed", "failed", "stuck"]
+    stuck = table[table["Status"].str.endswith("stuck")].iloc[0]
+    assert stuck["Failed step"] == ""
+    assert stuck["Last step"] == "erp customer.upsert"  # where it stopped
 
 
 def test_unknown_status_in_the_url_is_ignored(open_page) -> None:
