@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Engine, and_, exists, func, or_, select
+from sqlalchemy.orm import aliased
 
 from services.models import Event, Quarantine, Transaction, TransactionKey
 from services.schemas import (
@@ -67,14 +68,15 @@ def _event_out(row: Any) -> EventOut:
     data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
     error = None
     if row.error_code is not None or row.status == "failed":
-        error = ErrorOut(
+        error = ErrorOut.model_construct(
             code=row.error_code,
             message=row.error_message,
             http_status=row.http_status,
             retryable=row.retryable,
         )
     endpoint = data.get("endpoint")
-    return EventOut(
+    # model_construct: these values come from our own store, already checked on ingest.
+    return EventOut.model_construct(
         source=row.source,
         id=row.event_id,
         time=row.time,
@@ -154,51 +156,62 @@ def find_traces(
 def _load_traces(
     engine: Engine, ids: list[str], now: datetime, stuck_after: timedelta
 ) -> list[TraceOut]:
+    """Whole traces of ``ids``: four queries however many transactions match."""
     if not ids:
         return []
-    out: list[TraceOut] = []
     with engine.connect() as conn:
         txs = conn.execute(select(Transaction).where(Transaction.transaction_id.in_(ids))).all()
-        for tx in sorted(txs, key=lambda r: r.last_time, reverse=True):
-            summary = _summary(tx, now, stuck_after)
-            keys: dict[str, list[str]] = {}
-            lifecycle: list[tuple[str, str]] = []
-            transactional: list[tuple[str, str]] = []
-            for name, value, scope in conn.execute(
-                select(TransactionKey.name, TransactionKey.value, TransactionKey.scope)
-                .where(TransactionKey.transaction_id == tx.transaction_id)
-                .order_by(TransactionKey.name, TransactionKey.value)
-            ):
-                if scope == "correlation":
-                    continue
-                keys.setdefault(name, []).append(value)
-                (lifecycle if scope == "lifecycle" else transactional).append((name, value))
-            events = [
-                _event_out(r)
-                for r in conn.execute(
-                    select(Event)
-                    .where(Event.transaction_id == tx.transaction_id)
-                    .order_by(Event.time, Event.attempt, Event.pk)
-                )
-            ]
-            related = _related(conn, tx.transaction_id, lifecycle + transactional)
-            out.append(TraceOut(**summary.model_dump(), keys=keys, events=events, related=related))
+        keys: dict[str, dict[str, list[str]]] = {t.transaction_id: {} for t in txs}
+        for tid, name, value in conn.execute(
+            select(TransactionKey.transaction_id, TransactionKey.name, TransactionKey.value)
+            .where(TransactionKey.transaction_id.in_(ids), TransactionKey.scope != "correlation")
+            .order_by(TransactionKey.name, TransactionKey.value)
+        ):
+            keys[tid].setdefault(name, []).append(value)
+        events: dict[str, list[EventOut]] = {t.transaction_id: [] for t in txs}
+        for row in conn.execute(
+            select(Event)
+            .where(Event.transaction_id.in_(ids))
+            .order_by(Event.time, Event.attempt, Event.pk)
+        ):
+            events[row.transaction_id].append(_event_out(row))
+        related = _related(conn, ids)
+    out = []
+    for tx in sorted(txs, key=lambda r: (r.last_time, r.transaction_id), reverse=True):
+        summary = _summary(tx, now, stuck_after)
+        out.append(
+            TraceOut.model_construct(
+                **dict(summary),
+                keys=keys[tx.transaction_id],
+                events=events[tx.transaction_id],
+                related=related.get(tx.transaction_id, []),
+            )
+        )
     return out
 
 
-def _related(conn: Any, tx_id: str, keys: list[tuple[str, str]]) -> list[str]:
-    if not keys:
-        return []
-    conds = [and_(TransactionKey.name == n, TransactionKey.value == v) for n, v in keys[:200]]
+def _related(conn: Any, ids: list[str]) -> dict[str, list[str]]:
+    """Per transaction: others sharing any business key, most recent first (max 100)."""
+    mine = aliased(TransactionKey)
+    other = aliased(TransactionKey)
     stmt = (
-        select(TransactionKey.transaction_id, func.max(Transaction.last_time))
-        .join(Transaction, Transaction.transaction_id == TransactionKey.transaction_id)
-        .where(or_(*conds), TransactionKey.transaction_id != tx_id)
-        .group_by(TransactionKey.transaction_id)
-        .order_by(func.max(Transaction.last_time).desc())
-        .limit(100)
+        select(mine.transaction_id, other.transaction_id, Transaction.last_time)
+        .join(other, and_(other.value == mine.value, other.name == mine.name))
+        .join(Transaction, Transaction.transaction_id == other.transaction_id)
+        .where(
+            mine.transaction_id.in_(ids),
+            mine.scope != "correlation",
+            other.transaction_id != mine.transaction_id,
+        )
+        .distinct()
     )
-    return [r[0] for r in conn.execute(stmt)]
+    found: dict[str, dict[str, datetime]] = {}
+    for tid, rid, last in conn.execute(stmt):
+        found.setdefault(tid, {})[rid] = last
+    return {
+        tid: sorted(rel, key=lambda r: (rel[r], r), reverse=True)[:100]
+        for tid, rel in found.items()
+    }
 
 
 def _escape_like(text: str) -> str:

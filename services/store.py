@@ -188,11 +188,13 @@ class TxCache:
     """Events of recently written transactions, reused across batches of one ingest.
 
     An entry is trusted only while the stored ``version`` of its transaction is the
-    one it was cached at, so a concurrent writer can never make it stale.
+    one it was cached at, so a concurrent writer can never make it stale. The cache
+    is bounded by the number of events it holds, so memory stays flat.
     """
 
-    def __init__(self, max_transactions: int = 20_000) -> None:
-        self.max = max_transactions
+    def __init__(self, max_events: int = 30_000) -> None:
+        self.max_events = max_events
+        self.size = 0
         self.entries: OrderedDict[str, tuple[int, list[EventRow]]] = OrderedDict()
 
     def get(self, tid: str, version: int) -> list[EventRow] | None:
@@ -203,13 +205,17 @@ class TxCache:
         return hit[1]
 
     def put(self, tid: str, version: int, events: list[EventRow]) -> None:
+        self.drop(tid)
         self.entries[tid] = (version, events)
-        self.entries.move_to_end(tid)
-        while len(self.entries) > self.max:
-            self.entries.popitem(last=False)
+        self.size += len(events)
+        while self.size > self.max_events and self.entries:
+            _, (_, evicted) = self.entries.popitem(last=False)
+            self.size -= len(evicted)
 
     def drop(self, tid: str) -> None:
-        self.entries.pop(tid, None)
+        hit = self.entries.pop(tid, None)
+        if hit is not None:
+            self.size -= len(hit[1])
 
 
 def _component(
