@@ -117,7 +117,6 @@ class Transaction(Base):
     amount: Mapped[str | None] = mapped_column(String(64), nullable=True)
     currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
     legal_entity: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    version: Mapped[int] = mapped_column(Integer, default=1)  # bumped on every rewrite
 
 
 class TransactionKey(Base):

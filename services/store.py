@@ -10,7 +10,6 @@ and ``transaction_keys`` rows of every transaction it touched.
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,13 +20,12 @@ from sqlalchemy import Connection, DateTime, insert, select
 
 from services.catalog import Catalog
 from services.contract import StepEvent
-from services.models import Event, Quarantine, Transaction, TransactionKey
+from services.models import Event, Quarantine, TransactionKey
 from services.stitch import EventRow, TransactionRecord, anchored_id, assign, summarize
 
 __all__ = [
     "BatchResult",
     "Parsed",
-    "TxCache",
     "canonical",
     "content_hash",
     "insert_quarantine",
@@ -184,50 +182,15 @@ def _existing(conn: Connection, idents: list[tuple[str, str]]) -> dict[tuple[str
     return found
 
 
-class TxCache:
-    """Events of recently written transactions, reused across batches of one ingest.
-
-    An entry is trusted only while the stored ``version`` of its transaction is the
-    one it was cached at, so a concurrent writer can never make it stale. The cache
-    is bounded by the number of events it holds, so memory stays flat.
-    """
-
-    def __init__(self, max_events: int = 30_000) -> None:
-        self.max_events = max_events
-        self.size = 0
-        self.entries: OrderedDict[str, tuple[int, list[EventRow]]] = OrderedDict()
-
-    def get(self, tid: str, version: int) -> list[EventRow] | None:
-        hit = self.entries.get(tid)
-        if hit is None or hit[0] != version:
-            return None
-        self.entries.move_to_end(tid)
-        return hit[1]
-
-    def put(self, tid: str, version: int, events: list[EventRow]) -> None:
-        self.drop(tid)
-        self.entries[tid] = (version, events)
-        self.size += len(events)
-        while self.size > self.max_events and self.entries:
-            _, (_, evicted) = self.entries.popitem(last=False)
-            self.size -= len(evicted)
-
-    def drop(self, tid: str) -> None:
-        hit = self.entries.pop(tid, None)
-        if hit is not None:
-            self.size -= len(hit[1])
-
-
 def _component(
-    conn: Connection, new: list[EventRow], catalog: Catalog, cache: TxCache
-) -> tuple[dict[str, list[EventRow]], dict[str, int]]:
-    """Every stored transaction linked to ``new``: events and version by tx id."""
+    conn: Connection, new: list[EventRow], catalog: Catalog
+) -> dict[str, list[EventRow]]:
+    """Every stored transaction linked to ``new``, with its events, by tx id."""
     tx_keys = catalog.transaction_keys
     to_load: set[str] = {anchored_id(e.correlation_id) for e in new if e.correlation_id}
     pending: set[str] = {v for e in new for k, v in e.keys.items() if k in tx_keys}
     seen_values: set[str] = set()
     loaded: dict[str, list[EventRow]] = {}
-    versions: dict[str, int] = {}
     while pending or to_load:
         values = sorted(pending - seen_values)
         seen_values |= pending
@@ -240,18 +203,7 @@ def _component(
         to_load -= set(loaded)
         if not to_load:
             break
-        missing: list[str] = []
-        for chunk in _chunks(sorted(to_load)):
-            stmt_v = select(Transaction.transaction_id, Transaction.version).where(
-                Transaction.transaction_id.in_(chunk)
-            )
-            for tid, version in conn.execute(stmt_v):
-                versions[tid] = version
-                cached = cache.get(tid, version)
-                if cached is None:
-                    missing.append(tid)
-                else:
-                    loaded[tid] = cached
+        missing = sorted(to_load)
         for chunk in _chunks(missing):
             rows = conn.execute(select(*_EVENT_COLS).where(Event.transaction_id.in_(chunk)))
             for row in rows:
@@ -263,7 +215,7 @@ def _component(
                     if k in tx_keys and v not in seen_values:
                         pending.add(v)
         to_load = set()
-    return {t: evs for t, evs in loaded.items() if t in versions}, versions
+    return loaded
 
 
 _EVENT_INSERT_COLS = (
@@ -310,7 +262,6 @@ _TX_COLS = (
     "amount",
     "currency",
     "legal_entity",
-    "version",
 )
 _KEY_COLS = ("transaction_id", "name", "value", "scope")
 
@@ -328,7 +279,10 @@ class _Sql:
             )
 
         self.insert_event = ins("events", _EVENT_INSERT_COLS)
-        self.insert_tx = ins("transactions", _TX_COLS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _TX_COLS[1:])
+        self.upsert_tx = (
+            ins("transactions", _TX_COLS) + f" ON CONFLICT (transaction_id) DO UPDATE SET {updates}"
+        )
         self.insert_key = ins("transaction_keys", _KEY_COLS)
         self.move_event = (
             f"UPDATE events SET transaction_id = {mark} WHERE event_id = {mark} AND source = {mark}"
@@ -367,7 +321,7 @@ def _event_tuple(p: Parsed, tx_id: str, run_id: int | None, received: Any, sql: 
     )
 
 
-def _tx_tuple(rec: TransactionRecord, version: int, sql: _Sql) -> tuple:
+def _tx_tuple(rec: TransactionRecord, sql: _Sql) -> tuple:
     return (
         rec.transaction_id,
         rec.correlation_id,
@@ -386,7 +340,6 @@ def _tx_tuple(rec: TransactionRecord, version: int, sql: _Sql) -> tuple:
         rec.amount,
         rec.currency,
         rec.legal_entity,
-        version,
     )
 
 
@@ -408,7 +361,6 @@ def write_batch(
     catalog: Catalog,
     run_id: int | None,
     now: datetime,
-    cache: TxCache | None = None,
 ) -> BatchResult:
     """De-duplicate, stitch and store one batch inside the caller's transaction.
 
@@ -416,7 +368,6 @@ def write_batch(
         Counts of accepted and duplicate events, and the conflicts (each with the
         reason to quarantine it under); the caller quarantines conflicts.
     """
-    cache = cache if cache is not None else TxCache(0)
     result = BatchResult(conflicts=[])
     assert result.conflicts is not None
     first: dict[tuple[str, str], Parsed] = {}
@@ -451,7 +402,7 @@ def write_batch(
 
     sql = _Sql(conn)
     new_rows = [_step_to_row(p.event) for p in fresh]
-    loaded, versions = _component(conn, new_rows, catalog, cache)
+    loaded = _component(conn, new_rows, catalog)
     old_events = [e for evs in loaded.values() for e in evs]
     old_tx_of = {e.ident: tid for tid, evs in loaded.items() for e in evs}
     mapping = assign([*old_events, *new_rows], catalog)
@@ -483,31 +434,24 @@ def write_batch(
     if dead:
         conn.exec_driver_sql(sql.delete_keys, [(t,) for t in dead])
         conn.exec_driver_sql(sql.delete_tx, [(t,) for t in dead])
-        for t in dead:
-            cache.drop(t)
-    existing = [tid for tid in members if tid in versions]
-    if existing:
-        conn.exec_driver_sql(sql.delete_tx, [(t,) for t in existing])
     tx_rows, key_rows, key_resets = [], [], []
     for tid, evs in members.items():
         rec = summarize(tid, evs, catalog)
-        version = versions.get(tid, 0) + 1
-        tx_rows.append(_tx_tuple(rec, version, sql))
+        tx_rows.append(_tx_tuple(rec, sql))
         keys = _key_tuples(rec, catalog)
-        if tid in versions and tid not in lost_members:
+        if tid in loaded and tid not in lost_members:
             before = loaded.get(tid, [])
             old_keys = {(tid, n, v) for e in before for n, v in e.keys.items()}
             old_keys.update(
                 (tid, "correlation_id", e.correlation_id) for e in before if e.correlation_id
             )
             keys = {k for k in keys if k[:3] not in old_keys}
-        elif tid in versions:
+        elif tid in loaded:
             key_resets.append((tid,))
         key_rows.extend(sorted(keys))
-        cache.put(tid, version, evs)
     if key_resets:
         conn.exec_driver_sql(sql.delete_keys, key_resets)
-    conn.exec_driver_sql(sql.insert_tx, tx_rows)
+    conn.exec_driver_sql(sql.upsert_tx, tx_rows)
     if key_rows:
         conn.exec_driver_sql(sql.insert_key, key_rows)
     return result

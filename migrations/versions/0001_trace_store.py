@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 02:54:03.982993
+Create Date: 2026-11-26 03:39:12.640190
 """
 from alembic import op
 import sqlalchemy as sa
@@ -59,7 +59,6 @@ def upgrade() -> None:
     sa.Column('amount', sa.String(length=64), nullable=True),
     sa.Column('currency', sa.String(length=3), nullable=True),
     sa.Column('legal_entity', sa.String(length=64), nullable=True),
-    sa.Column('version', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('transaction_id'),
     sa.UniqueConstraint('correlation_id')
     )
