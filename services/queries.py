@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, and_, exists, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import BindParameter, Engine, and_, bindparam, exists, func, or_, select
 
 from services.models import Event, Quarantine, Transaction, TransactionKey
 from services.schemas import (
@@ -102,28 +101,43 @@ def _event_out(row: Any) -> EventOut:
     )
 
 
-def _tx_ids_for_key(conn: Any, key: str) -> list[str]:
-    ids = [
-        r[0]
-        for r in conn.execute(
-            select(TransactionKey.transaction_id).where(TransactionKey.value == key).distinct()
-        )
-    ]
-    if key.startswith("tx-"):
-        ids.extend(
-            r[0]
-            for r in conn.execute(
-                select(Transaction.transaction_id).where(Transaction.transaction_id == key)
-            )
-        )
-    return sorted(set(ids))
+# Built once: the statements of a lookup (expanding IN lists), so a lookup pays only
+# for executing them. Event rows skip columns a trace never shows.
+_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+_VALUES: BindParameter[list[str]] = bindparam("values", expanding=True)
+_Q_BY_KEY = select(TransactionKey.transaction_id).where(TransactionKey.value == bindparam("key"))
+_Q_BY_ID = select(Transaction.transaction_id).where(Transaction.transaction_id == bindparam("key"))
+_Q_TXS = select(Transaction).where(Transaction.transaction_id.in_(_IDS))
+_Q_KEYS = select(
+    TransactionKey.transaction_id, TransactionKey.name, TransactionKey.value, TransactionKey.scope
+).where(TransactionKey.transaction_id.in_(_IDS))
+_EVENT_OUT_COLS = (
+    Event.transaction_id, Event.source, Event.event_id, Event.time, Event.system,
+    Event.operation, Event.status, Event.attempt, Event.error_code, Event.error_message,
+    Event.http_status, Event.retryable, Event.subject, Event.correlation_id, Event.flow,
+    Event.keys_json, Event.latency_ms, Event.amount, Event.currency, Event.legal_entity,
+    Event.raw,
+)  # fmt: skip
+_Q_EVENTS = (
+    select(*_EVENT_OUT_COLS)
+    .where(Event.transaction_id.in_(_IDS))
+    .order_by(Event.time, Event.attempt, Event.pk)
+)
+_Q_SHARING = select(TransactionKey.transaction_id, TransactionKey.name, TransactionKey.value).where(
+    TransactionKey.value.in_(_VALUES), TransactionKey.scope != "correlation"
+)
+_Q_LAST = select(Transaction.transaction_id, Transaction.last_time).where(
+    Transaction.transaction_id.in_(_IDS)
+)
+_RELATED_MAX = 100
 
 
 def get_trace(
     *, engine: Engine, transaction_id: str, stuck_after: timedelta, now: datetime | None = None
 ) -> TraceOut | None:
     """One whole transaction by its id, or None."""
-    found = _load_traces(engine, [transaction_id], now or utcnow(), stuck_after)
+    with engine.connect() as conn:
+        found = _load_traces(conn, [transaction_id], now or utcnow(), stuck_after)
     return found[0] if found else None
 
 
@@ -149,40 +163,39 @@ def find_traces(
     if not key or len(key) > _MAX_KEY:
         return []
     with engine.connect() as conn:
-        ids = _tx_ids_for_key(conn, key)
-    return _load_traces(engine, ids, now or utcnow(), stuck_after)
+        ids = {r[0] for r in conn.execute(_Q_BY_KEY, {"key": key})}
+        if key.startswith("tx-"):
+            ids.update(r[0] for r in conn.execute(_Q_BY_ID, {"key": key}))
+        return _load_traces(conn, sorted(ids), now or utcnow(), stuck_after)
 
 
 def _load_traces(
-    engine: Engine, ids: list[str], now: datetime, stuck_after: timedelta
+    conn: Any, ids: list[str], now: datetime, stuck_after: timedelta
 ) -> list[TraceOut]:
-    """Whole traces of ``ids``: four queries however many transactions match."""
+    """Whole traces of ``ids``: five queries however many transactions match."""
     if not ids:
         return []
-    with engine.connect() as conn:
-        txs = conn.execute(select(Transaction).where(Transaction.transaction_id.in_(ids))).all()
-        keys: dict[str, dict[str, list[str]]] = {t.transaction_id: {} for t in txs}
-        for tid, name, value in conn.execute(
-            select(TransactionKey.transaction_id, TransactionKey.name, TransactionKey.value)
-            .where(TransactionKey.transaction_id.in_(ids), TransactionKey.scope != "correlation")
-            .order_by(TransactionKey.name, TransactionKey.value)
-        ):
+    txs = conn.execute(_Q_TXS, {"ids": ids}).all()
+    keys: dict[str, dict[str, list[str]]] = {t.transaction_id: {} for t in txs}
+    mine: dict[str, set[tuple[str, str]]] = {t.transaction_id: set() for t in txs}
+    for tid, name, value, scope in conn.execute(_Q_KEYS, {"ids": ids}):
+        if scope != "correlation":
             keys[tid].setdefault(name, []).append(value)
-        events: dict[str, list[EventOut]] = {t.transaction_id: [] for t in txs}
-        for row in conn.execute(
-            select(Event)
-            .where(Event.transaction_id.in_(ids))
-            .order_by(Event.time, Event.attempt, Event.pk)
-        ):
-            events[row.transaction_id].append(_event_out(row))
-        related = _related(conn, ids)
+            mine[tid].add((name, value))
+    for by_name in keys.values():
+        for values in by_name.values():
+            values.sort()
+    events: dict[str, list[EventOut]] = {t.transaction_id: [] for t in txs}
+    for row in conn.execute(_Q_EVENTS, {"ids": ids}):
+        events[row.transaction_id].append(_event_out(row))
+    related = _related(conn, mine)
     out = []
     for tx in sorted(txs, key=lambda r: (r.last_time, r.transaction_id), reverse=True):
         summary = _summary(tx, now, stuck_after)
         out.append(
             TraceOut.model_construct(
                 **dict(summary),
-                keys=keys[tx.transaction_id],
+                keys=dict(sorted(keys[tx.transaction_id].items())),
                 events=events[tx.transaction_id],
                 related=related.get(tx.transaction_id, []),
             )
@@ -190,27 +203,26 @@ def _load_traces(
     return out
 
 
-def _related(conn: Any, ids: list[str]) -> dict[str, list[str]]:
-    """Per transaction: others sharing any business key, most recent first (max 100)."""
-    mine = aliased(TransactionKey)
-    other = aliased(TransactionKey)
-    stmt = (
-        select(mine.transaction_id, other.transaction_id, Transaction.last_time)
-        .join(other, and_(other.value == mine.value, other.name == mine.name))
-        .join(Transaction, Transaction.transaction_id == other.transaction_id)
-        .where(
-            mine.transaction_id.in_(ids),
-            mine.scope != "correlation",
-            other.transaction_id != mine.transaction_id,
-        )
-        .distinct()
-    )
-    found: dict[str, dict[str, datetime]] = {}
-    for tid, rid, last in conn.execute(stmt):
-        found.setdefault(tid, {})[rid] = last
+def _related(conn: Any, mine: dict[str, set[tuple[str, str]]]) -> dict[str, list[str]]:
+    """Per transaction: others sharing any business key, most recent first."""
+    values = sorted({v for pairs in mine.values() for _, v in pairs})
+    if not values:
+        return {}
+    holders: dict[tuple[str, str], set[str]] = {}
+    for tid, name, value in conn.execute(_Q_SHARING, {"values": values}):
+        holders.setdefault((name, value), set()).add(tid)
+    found: dict[str, set[str]] = {}
+    for tid, pairs in mine.items():
+        others = set().union(*(holders.get(p, set()) for p in pairs)) - {tid}
+        if others:
+            found[tid] = others
+    every = sorted(set().union(*found.values())) if found else []
+    last = {r[0]: r[1] for r in conn.execute(_Q_LAST, {"ids": every})} if every else {}
     return {
-        tid: sorted(rel, key=lambda r: (rel[r], r), reverse=True)[:100]
-        for tid, rel in found.items()
+        tid: sorted(others, key=lambda r: (last.get(r, datetime.min), r), reverse=True)[
+            :_RELATED_MAX
+        ]
+        for tid, others in found.items()
     }
 
 
