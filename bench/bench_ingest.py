@@ -46,14 +46,32 @@ from services.settings import load_settings
 
 TARGET_RATIO = 0.5
 _COLUMNS = (
-    "source", "event_id", "status", "time", "system", "operation", "flow", "attempt",
-    "correlation_id", "subject", "keys_json", "error_code", "error_message", "http_status",
-    "retryable", "amount", "currency", "legal_entity", "latency_ms", "content_hash", "raw",
-    "transaction_id", "ingest_run_id", "received_at",
+    "source",
+    "event_id",
+    "status",
+    "time",
+    "system",
+    "operation",
+    "flow",
+    "attempt",
+    "correlation_id",
+    "subject",
+    "keys_json",
+    "error_code",
+    "error_message",
+    "http_status",
+    "retryable",
+    "amount",
+    "currency",
+    "legal_entity",
+    "latency_ms",
+    "content_hash",
+    "raw",
+    "transaction_id",
+    "ingest_run_id",
+    "received_at",
 )
-_INSERT = (
-    f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
-)
+_INSERT = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _STATUS = {
     "com.q2c.step.started": "started",
     "com.q2c.step.succeeded": "succeeded",
@@ -137,9 +155,10 @@ def _fresh_store(db: Path) -> tuple[Any, sqlite3.Connection, int]:
 
 
 def _db_mb(db: Path) -> float:
-    return sum(
-        Path(str(db) + s).stat().st_size for s in ("", "-wal") if Path(str(db) + s).exists()
-    ) / 1e6
+    return (
+        sum(Path(str(db) + s).stat().st_size for s in ("", "-wal") if Path(str(db) + s).exists())
+        / 1e6
+    )
 
 
 def _insert_batch(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -269,12 +288,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--file", type=Path, default=None, help="default bench/out/events-N.jsonl")
-    parser.add_argument("--keep-db", type=Path, default=None,
-                        help="keep the q2c ingest store at this path (for bench_lookup.py)")
-    parser.add_argument("--profile", action="store_true",
-                        help="only the q2c ingest, under cProfile; print the hotspots")
-    parser.add_argument("--repeat", type=int, default=0,
-                        help="rounds of the three runs (default 3 up to 200k events, else 1)")
+    parser.add_argument(
+        "--keep-db",
+        type=Path,
+        default=None,
+        help="keep the q2c ingest store at this path (for bench_lookup.py)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="only the q2c ingest, under cProfile; print the hotspots",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=0,
+        help="rounds of the three runs (default 3 up to 200k events, else 1)",
+    )
     parser.add_argument("--json", default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
 
@@ -299,9 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     base_db = OUT_DIR / f"baseline-{label}.db"
     db = args.keep_db or OUT_DIR / f"ingest-{label}.db"
     runs: dict[str, list[dict[str, Any]]] = {"parse": [], "pure": [], "q2c": []}
-    print(f"\n{repeat} round(s), each: baseline parse + insert, baseline pure insert, "
-          f"q2c ingest_paths (commit per {batch} rows); the median of each is reported",
-          flush=True)
+    print(
+        f"\n{repeat} round(s), each: baseline parse + insert, baseline pure insert, "
+        f"q2c ingest_paths (commit per {batch} rows); the median of each is reported",
+        flush=True,
+    )
     for r in range(repeat):
         a = baseline_parse_insert(path, base_db, batch)
         b = baseline_pure_insert(path, base_db, batch)
@@ -311,8 +343,11 @@ def main(argv: list[str] | None = None) -> int:
             remove_sqlite(db)
         for name, res in (("parse", a), ("pure", b), ("q2c", p)):
             runs[name].append(res)
-        print(f"  round {r + 1}: parse+insert {a['rate']:,.0f}/s, pure insert {b['rate']:,.0f}/s,"
-              f" q2c {p['rate']:,.0f}/s (load average {os.getloadavg()[0]:.1f})", flush=True)
+        print(
+            f"  round {r + 1}: parse+insert {a['rate']:,.0f}/s, pure insert {b['rate']:,.0f}/s,"
+            f" q2c {p['rate']:,.0f}/s (load average {os.getloadavg()[0]:.1f})",
+            flush=True,
+        )
     a, b, p = (_median(runs[k]) for k in ("parse", "pure", "q2c"))
     results["baseline_parse_insert"] = a
     results["baseline_pure_insert"] = b
@@ -321,8 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     results["round_ratios"] = [
         round(q["rate"] / x["rate"], 3) for q, x in zip(runs["q2c"], runs["parse"], strict=True)
     ]
-    print(f"\nq2c: {p['accepted']:,} accepted, {p['rejected']} rejected, {p['transactions']:,} "
-          f"transactions, store {p['db_mb']:.0f} MB (baseline store {a['db_mb']:.0f} MB)")
+    print(
+        f"\nq2c: {p['accepted']:,} accepted, {p['rejected']} rejected, {p['transactions']:,} "
+        f"transactions, store {p['db_mb']:.0f} MB (baseline store {a['db_mb']:.0f} MB)"
+    )
     print(f"q2c events/s by tenth of the file: {p['rate_by_tenth']}")
 
     ratio = p["rate"] / a["rate"]
@@ -332,15 +369,23 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("| run | events/s | seconds | what is timed |")
     print("|---|---:|---:|---|")
-    print(f"| q2c ingest_paths | {p['rate']:,.0f} | {p['seconds']:.1f} | read, validate, dedupe, "
-          "stitch, events + transactions + transaction_keys |")
-    print(f"| baseline: parse + insert | {a['rate']:,.0f} | {a['seconds']:.1f} | read, "
-          "orjson.loads, build events row, executemany |")
-    print(f"| baseline: pure insert | {b['rate']:,.0f} | {b['seconds']:.1f} | executemany + "
-          "commit of prebuilt tuples only |")
+    print(
+        f"| q2c ingest_paths | {p['rate']:,.0f} | {p['seconds']:.1f} | read, validate, dedupe, "
+        "stitch, events + transactions + transaction_keys |"
+    )
+    print(
+        f"| baseline: parse + insert | {a['rate']:,.0f} | {a['seconds']:.1f} | read, "
+        "orjson.loads, build events row, executemany |"
+    )
+    print(
+        f"| baseline: pure insert | {b['rate']:,.0f} | {b['seconds']:.1f} | executemany + "
+        "commit of prebuilt tuples only |"
+    )
     print()
-    print(f"q2c / baseline parse+insert = {ratio:.2f}x (target >= {TARGET_RATIO}x: "
-          f"{'MET' if ratio >= TARGET_RATIO else 'NOT MET'})")
+    print(
+        f"q2c / baseline parse+insert = {ratio:.2f}x (target >= {TARGET_RATIO}x: "
+        f"{'MET' if ratio >= TARGET_RATIO else 'NOT MET'})"
+    )
     print(f"q2c / baseline pure insert  = {results['ratio_vs_pure_insert']:.2f}x")
     if repeat > 1:
         print(f"q2c / baseline parse+insert per round: {results['round_ratios']}")

@@ -107,8 +107,12 @@ def sample_keys(db: Path, per_type: int, seed: int) -> dict[str, list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--events", type=int, default=1_000_000,
-                        help="store size when --db is not given (ingested if needed)")
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=1_000_000,
+        help="store size when --db is not given (ingested if needed)",
+    )
     parser.add_argument("--db", type=Path, default=None, help="an ingested SQLite store")
     parser.add_argument("--lookups", type=int, default=200, help="lookups per key type")
     parser.add_argument("--warmup", type=int, default=50)
@@ -160,17 +164,19 @@ def main(argv: list[str] | None = None) -> int:
     for name in KEY_TYPES:
         ts = times[name]
         every.extend(ts)
-        rows.append({
-            "key": name,
-            "lookups": len(ts),
-            "p50_ms": percentile(ts, 50),
-            "p95_ms": percentile(ts, 95),
-            "p99_ms": percentile(ts, 99),
-            "max_ms": max(ts) if ts else float("nan"),
-            "mean_transactions": sum(found_tx[name]) / max(1, len(ts)),
-            "max_transactions": max(found_tx[name], default=0),
-            "mean_events": sum(found_ev[name]) / max(1, len(ts)),
-        })
+        rows.append(
+            {
+                "key": name,
+                "lookups": len(ts),
+                "p50_ms": percentile(ts, 50),
+                "p95_ms": percentile(ts, 95),
+                "p99_ms": percentile(ts, 99),
+                "max_ms": max(ts) if ts else float("nan"),
+                "mean_transactions": sum(found_tx[name]) / max(1, len(ts)),
+                "max_transactions": max(found_tx[name], default=0),
+                "mean_events": sum(found_ev[name]) / max(1, len(ts)),
+            }
+        )
     overall = {
         "key": "all",
         "lookups": len(every),
@@ -181,35 +187,46 @@ def main(argv: list[str] | None = None) -> int:
     }
     met = all(r["p95_ms"] <= TARGET_P95_MS for r in rows)
     print()
-    print("| key type | lookups | p50 ms | p95 ms | p99 ms | max ms | traces/lookup (max) "
-          "| events/lookup |")
+    print(
+        "| key type | lookups | p50 ms | p95 ms | p99 ms | max ms | traces/lookup (max) "
+        "| events/lookup |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['key']} | {r['lookups']} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
-              f"{r['p99_ms']:.2f} | {r['max_ms']:.2f} | {r['mean_transactions']:.1f} "
-              f"({r['max_transactions']}) | {r['mean_events']:.1f} |")
-    print(f"| **all** | {overall['lookups']} | {overall['p50_ms']:.2f} | {overall['p95_ms']:.2f} "
-          f"| {overall['p99_ms']:.2f} | {overall['max_ms']:.2f} | | |")
+        print(
+            f"| {r['key']} | {r['lookups']} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
+            f"{r['p99_ms']:.2f} | {r['max_ms']:.2f} | {r['mean_transactions']:.1f} "
+            f"({r['max_transactions']}) | {r['mean_events']:.1f} |"
+        )
+    print(
+        f"| **all** | {overall['lookups']} | {overall['p50_ms']:.2f} | {overall['p95_ms']:.2f} "
+        f"| {overall['p99_ms']:.2f} | {overall['max_ms']:.2f} | | |"
+    )
     print()
     print(f"lookups that found nothing: {misses}")
-    print(f"target p95 <= {TARGET_P95_MS} ms for every key type with {n_events:,} events: "
-          f"{'MET' if met else 'NOT MET'}")
+    print(
+        f"target p95 <= {TARGET_P95_MS} ms for every key type with {n_events:,} events: "
+        f"{'MET' if met else 'NOT MET'}"
+    )
     if prof:
         buf = io.StringIO()
         stats = pstats.Stats(prof, stream=buf)
         stats.sort_stats("tottime").print_stats(25)
         stats.sort_stats("cumulative").print_stats(35)
         print(buf.getvalue())
-    write_json(args.json, {
-        "machine": info,
-        "events": n_events,
-        "transactions": n_tx,
-        "store_mb": size_mb,
-        "by_key": rows,
-        "overall": overall,
-        "misses": misses,
-        "target_met": met,
-    })
+    write_json(
+        args.json,
+        {
+            "machine": info,
+            "events": n_events,
+            "transactions": n_tx,
+            "store_mb": size_mb,
+            "by_key": rows,
+            "overall": overall,
+            "misses": misses,
+            "target_met": met,
+        },
+    )
     return 0
 
 

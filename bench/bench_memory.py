@@ -66,8 +66,16 @@ def measure(path: Path, db: Path, mode: str) -> dict[str, Any]:
     remove_sqlite(db)
     url = f"sqlite:///{db}"
     if mode == "cli":
-        cmd = [sys.executable, "-m", "services.cli", "--database", url, "ingest", "--json",
-               str(path)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "--database",
+            url,
+            "ingest",
+            "--json",
+            str(path),
+        ]
     else:
         cmd = [sys.executable, "-c", _FUNCTION, url, str(path)]
     log = db.with_suffix(".log")
@@ -96,8 +104,9 @@ def measure(path: Path, db: Path, mode: str) -> dict[str, Any]:
             cut = [kb for t, kb in samples if t <= secs * frac]
             over_time.append(round(max(cut or [0]) / 1024))
     return {
-        "command": " ".join(cmd if mode == "cli" else cmd[:2] + ["<ingest_paths script>"]
-                            + cmd[3:]),
+        "command": " ".join(
+            cmd if mode == "cli" else cmd[:2] + ["<ingest_paths script>"] + cmd[3:]
+        ),
         "exit_code": proc.returncode,
         "seconds": secs,
         "peak_rss_mb": peak_kb / 1024,
@@ -127,8 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     ref_db = OUT_DIR / "memory-ref.db"
     ref = measure(tiny, ref_db, args.mode)
     remove_sqlite(ref_db)
-    print(f"reference ({args.mode}, 10 events): peak RSS {ref['peak_rss_mb']:.0f} MB "
-          f"(exit {ref['exit_code']})", flush=True)
+    print(
+        f"reference ({args.mode}, 10 events): peak RSS {ref['peak_rss_mb']:.0f} MB "
+        f"(exit {ref['exit_code']})",
+        flush=True,
+    )
 
     db = OUT_DIR / f"memory-{human_count(args.events)}.db"
     print(f"ingesting {args.events:,} events in a child process ({args.mode}) ...", flush=True)
@@ -142,21 +154,28 @@ def main(argv: list[str] | None = None) -> int:
     print("| run | file | peak RSS MB | seconds | events/s |")
     print("|---|---:|---:|---:|---:|")
     print(f"| reference: 10 events | - | {ref['peak_rss_mb']:.0f} | {ref['seconds']:.1f} | |")
-    print(f"| {args.events:,} events | {size / 1e6:,.0f} MB | {run['peak_rss_mb']:.0f} | "
-          f"{run['seconds']:.1f} | {args.events / run['seconds']:,.0f} |")
+    print(
+        f"| {args.events:,} events | {size / 1e6:,.0f} MB | {run['peak_rss_mb']:.0f} | "
+        f"{run['seconds']:.1f} | {args.events / run['seconds']:,.0f} |"
+    )
     print()
-    print(f"RSS (MB, max so far) at 10/25/50/75/90/100% of the run: "
-          f"{run['rss_mb_max_by_fraction_of_run']}")
+    print(
+        f"RSS (MB, max so far) at 10/25/50/75/90/100% of the run: "
+        f"{run['rss_mb_max_by_fraction_of_run']}"
+    )
     print(f"target peak RSS < {TARGET_MB:.0f} MB: {'MET' if met else 'NOT MET'}")
-    write_json(args.json, {
-        "machine": info,
-        "events": args.events,
-        "file_mb": size / 1e6,
-        "mode": args.mode,
-        "reference": ref,
-        "run": run,
-        "target_met": met,
-    })
+    write_json(
+        args.json,
+        {
+            "machine": info,
+            "events": args.events,
+            "file_mb": size / 1e6,
+            "mode": args.mode,
+            "reference": ref,
+            "run": run,
+            "target_met": met,
+        },
+    )
     return 0
 
 

@@ -54,64 +54,148 @@ FLOWS: dict[str, tuple[float, str, list[tuple[str, str, str, str, tuple[str, ...
         0.50,
         "o2c",
         [
-            ("salesforce", "opportunity.closed_won", "GET", "/sobjects/Opportunity",
-             ("opportunity_id", "quote_id", "account_id")),
-            ("middleware", "order.validate", "POST", "/flows/o2c/validate",
-             ("opportunity_id", "quote_id", "account_id")),
+            (
+                "salesforce",
+                "opportunity.closed_won",
+                "GET",
+                "/sobjects/Opportunity",
+                ("opportunity_id", "quote_id", "account_id"),
+            ),
+            (
+                "middleware",
+                "order.validate",
+                "POST",
+                "/flows/o2c/validate",
+                ("opportunity_id", "quote_id", "account_id"),
+            ),
             ("erp", "customer.upsert", "PUT", "/customers", ("account_id", "customer_id")),
-            ("billing", "subscription.create", "POST", "/v1/subscriptions",
-             ("opportunity_id", "account_id", "subscription_id")),
-            ("erp", "salesorder.create", "POST", "/salesorders",
-             ("opportunity_id", "order_number", "account_id")),
-            ("tax", "tax.calculate", "POST", "/api/v2/transactions/create",
-             ("quote_id", "order_number")),
-            ("billing", "invoice.create", "POST", "/v1/invoices",
-             ("subscription_id", "invoice_number", "order_number")),
+            (
+                "billing",
+                "subscription.create",
+                "POST",
+                "/v1/subscriptions",
+                ("opportunity_id", "account_id", "subscription_id"),
+            ),
+            (
+                "erp",
+                "salesorder.create",
+                "POST",
+                "/salesorders",
+                ("opportunity_id", "order_number", "account_id"),
+            ),
+            (
+                "tax",
+                "tax.calculate",
+                "POST",
+                "/api/v2/transactions/create",
+                ("quote_id", "order_number"),
+            ),
+            (
+                "billing",
+                "invoice.create",
+                "POST",
+                "/v1/invoices",
+                ("subscription_id", "invoice_number", "order_number"),
+            ),
             ("erp", "invoice.post", "POST", "/invoices", ("invoice_number", "order_number")),
-            ("salesforce", "opportunity.writeback", "PATCH", "/sobjects/Opportunity",
-             ("opportunity_id", "order_number", "invoice_number")),
+            (
+                "salesforce",
+                "opportunity.writeback",
+                "PATCH",
+                "/sobjects/Opportunity",
+                ("opportunity_id", "order_number", "invoice_number"),
+            ),
         ],
     ),
     "amendment": (
         0.20,
         "amd",
         [
-            ("salesforce", "amendment.submitted", "GET", "/sobjects/Opportunity",
-             ("opportunity_id", "quote_id", "account_id", "subscription_id")),
-            ("billing", "subscription.amend", "PUT", "/v1/subscriptions",
-             ("subscription_id", "opportunity_id")),
+            (
+                "salesforce",
+                "amendment.submitted",
+                "GET",
+                "/sobjects/Opportunity",
+                ("opportunity_id", "quote_id", "account_id", "subscription_id"),
+            ),
+            (
+                "billing",
+                "subscription.amend",
+                "PUT",
+                "/v1/subscriptions",
+                ("subscription_id", "opportunity_id"),
+            ),
             ("tax", "tax.calculate", "POST", "/api/v2/transactions/create", ("quote_id",)),
-            ("billing", "invoice.create", "POST", "/v1/invoices",
-             ("subscription_id", "invoice_number")),
+            (
+                "billing",
+                "invoice.create",
+                "POST",
+                "/v1/invoices",
+                ("subscription_id", "invoice_number"),
+            ),
             ("erp", "invoice.post", "POST", "/invoices", ("invoice_number",)),
-            ("salesforce", "opportunity.writeback", "PATCH", "/sobjects/Opportunity",
-             ("opportunity_id", "invoice_number")),
+            (
+                "salesforce",
+                "opportunity.writeback",
+                "PATCH",
+                "/sobjects/Opportunity",
+                ("opportunity_id", "invoice_number"),
+            ),
         ],
     ),
     "renewal": (
         0.12,
         "ren",
         [
-            ("salesforce", "renewal.closed_won", "GET", "/sobjects/Opportunity",
-             ("opportunity_id", "quote_id", "account_id", "subscription_id")),
-            ("billing", "subscription.renew", "POST", "/v1/subscriptions/renew",
-             ("subscription_id", "opportunity_id")),
-            ("erp", "salesorder.create", "POST", "/salesorders",
-             ("opportunity_id", "order_number")),
-            ("salesforce", "opportunity.writeback", "PATCH", "/sobjects/Opportunity",
-             ("opportunity_id", "order_number")),
+            (
+                "salesforce",
+                "renewal.closed_won",
+                "GET",
+                "/sobjects/Opportunity",
+                ("opportunity_id", "quote_id", "account_id", "subscription_id"),
+            ),
+            (
+                "billing",
+                "subscription.renew",
+                "POST",
+                "/v1/subscriptions/renew",
+                ("subscription_id", "opportunity_id"),
+            ),
+            (
+                "erp",
+                "salesorder.create",
+                "POST",
+                "/salesorders",
+                ("opportunity_id", "order_number"),
+            ),
+            (
+                "salesforce",
+                "opportunity.writeback",
+                "PATCH",
+                "/sobjects/Opportunity",
+                ("opportunity_id", "order_number"),
+            ),
         ],
     ),
     "usage_trueup": (
         0.10,
         "use",
         [
-            ("billing", "usage.aggregate", "POST", "/v1/usage/aggregate",
-             ("subscription_id", "account_id")),
-            ("tax", "tax.calculate", "POST", "/api/v2/transactions/create",
-             ("subscription_id",)),
-            ("billing", "invoice.create", "POST", "/v1/invoices",
-             ("subscription_id", "invoice_number")),
+            (
+                "billing",
+                "usage.aggregate",
+                "POST",
+                "/v1/usage/aggregate",
+                ("subscription_id", "account_id"),
+            ),
+            ("tax", "tax.calculate", "POST", "/api/v2/transactions/create", ("subscription_id",)),
+            (
+                "billing",
+                "invoice.create",
+                "POST",
+                "/v1/invoices",
+                ("subscription_id", "invoice_number"),
+            ),
             ("erp", "invoice.post", "POST", "/invoices", ("invoice_number",)),
         ],
     ),
@@ -119,18 +203,32 @@ FLOWS: dict[str, tuple[float, str, list[tuple[str, str, str, str, tuple[str, ...
         0.08,
         "pay",
         [
-            ("billing", "payment.apply", "POST", "/v1/payments",
-             ("payment_id", "invoice_number", "account_id")),
-            ("erp", "payment.post", "POST", "/customerpayments",
-             ("payment_id", "invoice_number")),
-            ("salesforce", "account.writeback", "PATCH", "/sobjects/Account",
-             ("account_id", "payment_id")),
+            (
+                "billing",
+                "payment.apply",
+                "POST",
+                "/v1/payments",
+                ("payment_id", "invoice_number", "account_id"),
+            ),
+            ("erp", "payment.post", "POST", "/customerpayments", ("payment_id", "invoice_number")),
+            (
+                "salesforce",
+                "account.writeback",
+                "PATCH",
+                "/sobjects/Account",
+                ("account_id", "payment_id"),
+            ),
         ],
     ),
 }
 _FLOW_NAMES = list(FLOWS)
-_SUBJECT_KEYS = ("invoice_number", "order_number", "payment_id", "opportunity_id",
-                 "subscription_id")
+_SUBJECT_KEYS = (
+    "invoice_number",
+    "order_number",
+    "payment_id",
+    "opportunity_id",
+    "subscription_id",
+)
 _FLOW_WEIGHTS = [FLOWS[f][0] for f in _FLOW_NAMES]
 
 ERRORS: dict[str, list[tuple[str, str, int, bool]]] = {
@@ -155,10 +253,22 @@ ERRORS: dict[str, list[tuple[str, str, int, bool]]] = {
         ("VALIDATION_FAILED", "Quote {quote} has no primary contact", 422, False),
     ],
 }
-ENTITIES = [("US01", "USD", 0.5), ("DE01", "EUR", 0.15), ("GB01", "GBP", 0.15),
-            ("FR01", "EUR", 0.1), ("JP01", "JPY", 0.05), ("AU01", "AUD", 0.05)]
-PRODUCTS = [("PLAT-ANNUAL", "24000.00"), ("PLAT-SEATS", "45.00"), ("ANALYTICS-ADDON", "6000.00"),
-            ("SUPPORT-PREMIUM", "4800.00"), ("API-CALLS-1M", "250.00"), ("SSO-ADDON", "1200.00")]
+ENTITIES = [
+    ("US01", "USD", 0.5),
+    ("DE01", "EUR", 0.15),
+    ("GB01", "GBP", 0.15),
+    ("FR01", "EUR", 0.1),
+    ("JP01", "JPY", 0.05),
+    ("AU01", "AUD", 0.05),
+]
+PRODUCTS = [
+    ("PLAT-ANNUAL", "24000.00"),
+    ("PLAT-SEATS", "45.00"),
+    ("ANALYTICS-ADDON", "6000.00"),
+    ("SUPPORT-PREMIUM", "4800.00"),
+    ("API-CALLS-1M", "250.00"),
+    ("SSO-ADDON", "1200.00"),
+]
 
 
 def _b62(n: int, width: int) -> str:
@@ -222,15 +332,20 @@ class _Gen:
             self.subs.append((keys_all["subscription_id"], acct_idx))
         elif flow == "payment":
             keys_all["invoice_number"] = f"INV-{1000000 - rng.randrange(500000):07d}"
-        lines = [(PRODUCTS[rng.randrange(len(PRODUCTS))], 1 + rng.randrange(20))
-                 for _ in range(1 + rng.randrange(2))]
+        lines = [
+            (PRODUCTS[rng.randrange(len(PRODUCTS))], 1 + rng.randrange(20))
+            for _ in range(1 + rng.randrange(2))
+        ]
         amount = sum(float(rate) * qty for (_, rate), qty in lines)
         amount_text = f"{amount:.2f}"
 
         fail_at = rng.randrange(len(steps)) if rng.random() < 0.10 else -1
         retry = rng.random() < 0.5
-        stop_at = len(steps) // 2 + rng.randrange(max(1, len(steps) // 2)) \
-            if rng.random() < 0.03 else len(steps)
+        stop_at = (
+            len(steps) // 2 + rng.randrange(max(1, len(steps) // 2))
+            if rng.random() < 0.03
+            else len(steps)
+        )
         out: list[tuple[int, int, bytes]] = []
         t = start_ms
         for i, (system, op, method, path, carried) in enumerate(steps):
@@ -238,8 +353,17 @@ class _Gen:
                 break
             keys = {k: keys_all[k] for k in carried}
             base = dict(
-                flow=flow, cid=cid, system=system, op=op, method=method, path=path, keys=keys,
-                acct=acct, lines=lines, amount=amount_text, keys_all=keys_all,
+                flow=flow,
+                cid=cid,
+                system=system,
+                op=op,
+                method=method,
+                path=path,
+                keys=keys,
+                acct=acct,
+                lines=lines,
+                amount=amount_text,
+                keys_all=keys_all,
             )
             if rng.random() < 0.10:
                 out.append(self.event(base, t, "started", 1, f"{tag}-{i}-s"))
@@ -254,12 +378,24 @@ class _Gen:
                 out.append(self.event(base, t, "succeeded", 1, f"{tag}-{i}-1"))
             if op == "salesorder.create" and rng.random() < 0.5:
                 later = t + 600_000 + rng.randrange(4_800_000)
-                out.append(self.native(base, later, "salesorder.fulfill",
-                                       {"order_number": keys_all["order_number"]}))
+                out.append(
+                    self.native(
+                        base,
+                        later,
+                        "salesorder.fulfill",
+                        {"order_number": keys_all["order_number"]},
+                    )
+                )
             if op == "invoice.post" and rng.random() < 0.6:
                 later = t + 1000 + rng.randrange(5000)
-                out.append(self.native(base, later, "invoice.gl_post",
-                                       {"invoice_number": keys_all["invoice_number"]}))
+                out.append(
+                    self.native(
+                        base,
+                        later,
+                        "invoice.gl_post",
+                        {"invoice_number": keys_all["invoice_number"]},
+                    )
+                )
             t += 2000 + rng.randrange(38_000)
         return out
 
@@ -295,10 +431,18 @@ class _Gen:
         }
         if status == "failed":
             code, msg, http, retryable = rng.choice(ERRORS.get(b["system"], ERRORS["erp"]))
-            message = msg.format(period="May 2026", le=acct["legal_entity"],
-                                 cust=acct["customer_id"], quote=keys_all["quote_id"])
-            data["error"] = {"code": code, "message": message, "http_status": http,
-                             "retryable": retryable}
+            message = msg.format(
+                period="May 2026",
+                le=acct["legal_entity"],
+                cust=acct["customer_id"],
+                quote=keys_all["quote_id"],
+            )
+            data["error"] = {
+                "code": code,
+                "message": message,
+                "http_status": http,
+                "retryable": retryable,
+            }
             data["response"] = {"errors": [{"code": code, "detail": message}], "status": http}
         elif status == "succeeded":
             data["response"] = {
@@ -306,18 +450,21 @@ class _Gen:
                 "number": doc,
                 "status": "OK",
             }
-        return self._line(t, {
-            "specversion": "1.0",
-            "id": f"evt-{eid}",
-            "source": MW_SOURCE,
-            "type": f"com.q2c.step.{status}",
-            "time": _iso(t),
-            "datacontenttype": "application/json",
-            "correlationid": b["cid"],
-            "subject": doc,
-            "traceparent": f"00-{rng.getrandbits(128):032x}-{rng.getrandbits(64):016x}-01",
-            "data": data,
-        })
+        return self._line(
+            t,
+            {
+                "specversion": "1.0",
+                "id": f"evt-{eid}",
+                "source": MW_SOURCE,
+                "type": f"com.q2c.step.{status}",
+                "time": _iso(t),
+                "datacontenttype": "application/json",
+                "correlationid": b["cid"],
+                "subject": doc,
+                "traceparent": f"00-{rng.getrandbits(128):032x}-{rng.getrandbits(64):016x}-01",
+                "data": data,
+            },
+        )
 
     def native(self, b: dict[str, Any], t: int, op: str, keys: dict[str, str]) -> Any:
         """An ERP-native event: no correlationid, only the ERP document number."""
@@ -325,33 +472,40 @@ class _Gen:
         acct = b["acct"]
         doc = next(iter(keys.values()))
         arrival = t - 60_000 - rng.randrange(600_000) if rng.random() < 0.10 else t
-        return self._line(arrival, {
-            "specversion": "1.0",
-            "id": f"erp-{doc}-{op}",
-            "source": ERP_SOURCE,
-            "type": "com.q2c.step.succeeded",
-            "time": _iso(t),
-            "subject": doc,
-            "data": {
-                "system": "erp",
-                "operation": op,
-                "keys": keys,
-                "endpoint": {"method": "POST", "path": "/webhooks/q2c"},
-                "response": {
-                    "recordType": "salesOrder" if op.startswith("salesorder") else "invoice",
-                    "tranId": doc,
-                    "subsidiary": {"refName": acct["legal_entity"]},
-                    "status": {"id": "B", "refName": "Pending Fulfillment"
-                               if op.startswith("salesorder") else "Posted"},
+        return self._line(
+            arrival,
+            {
+                "specversion": "1.0",
+                "id": f"erp-{doc}-{op}",
+                "source": ERP_SOURCE,
+                "type": "com.q2c.step.succeeded",
+                "time": _iso(t),
+                "subject": doc,
+                "data": {
+                    "system": "erp",
+                    "operation": op,
+                    "keys": keys,
+                    "endpoint": {"method": "POST", "path": "/webhooks/q2c"},
+                    "response": {
+                        "recordType": "salesOrder" if op.startswith("salesorder") else "invoice",
+                        "tranId": doc,
+                        "subsidiary": {"refName": acct["legal_entity"]},
+                        "status": {
+                            "id": "B",
+                            "refName": "Pending Fulfillment"
+                            if op.startswith("salesorder")
+                            else "Posted",
+                        },
+                        "amount": b["amount"],
+                        "currency": acct["currency"],
+                        "internalId": str(5_000_000 + rng.randrange(5_000_000)),
+                    },
                     "amount": b["amount"],
                     "currency": acct["currency"],
-                    "internalId": str(5_000_000 + rng.randrange(5_000_000)),
+                    "legal_entity": acct["legal_entity"],
                 },
-                "amount": b["amount"],
-                "currency": acct["currency"],
-                "legal_entity": acct["legal_entity"],
             },
-        })
+        )
 
     def _line(self, arrival: int, event: dict[str, Any]) -> tuple[int, int, bytes]:
         self.seq += 1
@@ -386,8 +540,7 @@ def generate(events: int, out: Path, *, seed: int = 42, interval_ms: int = 700) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--out", type=Path, default=None,
-                        help="default bench/out/events-<N>.jsonl")
+    parser.add_argument("--out", type=Path, default=None, help="default bench/out/events-<N>.jsonl")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
     if args.out is None:

@@ -81,7 +81,8 @@ def summary_markdown(
     lines += [
         f"| all | {o['lookups']} | {o['p50_ms']:.2f} | {o['p95_ms']:.2f} | {o['p99_ms']:.2f} | |",
         "",
-        "### Peak memory of `q2c ingest` in a child process" if memory["mode"] == "cli"
+        "### Peak memory of `q2c ingest` in a child process"
+        if memory["mode"] == "cli"
         else "### Peak memory of `ingest_paths` in a child process",
         "",
         "| run | peak RSS MB | seconds |",
@@ -107,8 +108,11 @@ def summary_markdown(
     ]
     commits = {d["machine"]["commit"] for d in (ingest, lookup, memory)}
     if len(commits) > 1:
-        lines += ["", f"Warning: the code changed during the run ({', '.join(sorted(commits))}); "
-                  "the three benches did not measure the same commit."]
+        lines += [
+            "",
+            f"Warning: the code changed during the run ({', '.join(sorted(commits))}); "
+            "the three benches did not measure the same commit.",
+        ]
     if n < 1_000_000:
         lines += ["", f"(Targets are stated for 1,000,000 events; this run used {n:,}.)"]
     return "\n".join(lines) + "\n"
@@ -119,8 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--lookups", type=int, default=200, help="lookups per key type")
     parser.add_argument("--memory-mode", choices=("cli", "function"), default="cli")
-    parser.add_argument("--keep-store", action="store_true",
-                        help="keep bench/out/store-N.db after the run")
+    parser.add_argument(
+        "--keep-store", action="store_true", help="keep bench/out/store-N.db after the run"
+    )
     args = parser.parse_args(argv)
 
     info = print_machine(f"run_all: every bench on {args.events:,} events")
@@ -130,14 +135,38 @@ def main(argv: list[str] | None = None) -> int:
     store = OUT_DIR / f"store-{label}.db"
     results = {name: OUT_DIR / f"{name}-{label}.json" for name in ("ingest", "lookup", "memory")}
     n = str(args.events)
-    _run("bench_ingest.py", ["--events", n, "--file", str(path), "--keep-db", str(store),
-                             "--json", str(results["ingest"])])
-    _run("bench_lookup.py", ["--db", str(store), "--lookups", str(args.lookups),
-                             "--json", str(results["lookup"])])
+    _run(
+        "bench_ingest.py",
+        [
+            "--events",
+            n,
+            "--file",
+            str(path),
+            "--keep-db",
+            str(store),
+            "--json",
+            str(results["ingest"]),
+        ],
+    )
+    _run(
+        "bench_lookup.py",
+        ["--db", str(store), "--lookups", str(args.lookups), "--json", str(results["lookup"])],
+    )
     if not args.keep_store:
         remove_sqlite(store)
-    _run("bench_memory.py", ["--events", n, "--file", str(path), "--mode", args.memory_mode,
-                             "--json", str(results["memory"])])
+    _run(
+        "bench_memory.py",
+        [
+            "--events",
+            n,
+            "--file",
+            str(path),
+            "--mode",
+            args.memory_mode,
+            "--json",
+            str(results["memory"]),
+        ],
+    )
 
     data = {k: json.loads(Path(v).read_text()) for k, v in results.items()}
     text = summary_markdown(info, data["ingest"], data["lookup"], data["memory"])
