@@ -26,11 +26,13 @@ run: $(VENV)/.installed
 ## test: the whole suite (PostgreSQL tests run when Q2C_TEST_POSTGRES_URL is set)
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 seed: $(VENV)/.installed
