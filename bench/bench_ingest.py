@@ -43,34 +43,10 @@ from services.catalog import load_catalog
 from services.db import make_engine, migrate
 from services.ingest import ingest_paths
 from services.settings import load_settings
+from services.store import EVENT_COLUMNS
 
 TARGET_RATIO = 0.5
-_COLUMNS = (
-    "source",
-    "event_id",
-    "status",
-    "time",
-    "system",
-    "operation",
-    "flow",
-    "attempt",
-    "correlation_id",
-    "subject",
-    "keys_json",
-    "error_code",
-    "error_message",
-    "http_status",
-    "retryable",
-    "amount",
-    "currency",
-    "legal_entity",
-    "latency_ms",
-    "content_hash",
-    "raw",
-    "transaction_id",
-    "ingest_run_id",
-    "received_at",
-)
+_COLUMNS = EVENT_COLUMNS  # the same rows q2c stores (the baseline builds each field itself)
 _INSERT = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _STATUS = {
     "com.q2c.step.started": "started",

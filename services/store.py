@@ -27,6 +27,7 @@ __all__ = [
     "BatchResult",
     "Parsed",
     "canonical",
+    "EVENT_COLUMNS",
     "content_hash",
     "insert_quarantine",
     "quarantine_row",
@@ -218,7 +219,7 @@ def _component(
     return loaded
 
 
-_EVENT_INSERT_COLS = (
+EVENT_COLUMNS = (
     "source",
     "event_id",
     "status",
@@ -278,7 +279,7 @@ class _Sql:
                 f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
             )
 
-        self.insert_event = ins("events", _EVENT_INSERT_COLS)
+        self.insert_event = ins("events", EVENT_COLUMNS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in _TX_COLS[1:])
         self.upsert_tx = (
             ins("transactions", _TX_COLS) + f" ON CONFLICT (transaction_id) DO UPDATE SET {updates}"
