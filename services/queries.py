@@ -63,8 +63,6 @@ def _summary(row: Any, now: datetime, stuck_after: timedelta) -> TransactionSumm
 
 
 def _event_out(row: Any) -> EventOut:
-    raw = orjson.loads(row.raw)
-    data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
     error = None
     if row.error_code is not None or row.status == "failed":
         error = ErrorOut.model_construct(
@@ -73,7 +71,6 @@ def _event_out(row: Any) -> EventOut:
             http_status=row.http_status,
             retryable=row.retryable,
         )
-    endpoint = data.get("endpoint")
     # model_construct: these values come from our own store, already checked on ingest.
     return EventOut.model_construct(
         source=row.source,
@@ -88,16 +85,11 @@ def _event_out(row: Any) -> EventOut:
         correlation_id=row.correlation_id,
         flow=row.flow,
         keys=orjson.loads(row.keys_json),
-        idempotency_key=data.get("idempotency_key"),
-        endpoint=endpoint if isinstance(endpoint, dict) else None,
-        request=data.get("request"),
-        response=data.get("response"),
         latency_ms=row.latency_ms,
         amount=row.amount,
         currency=row.currency,
         legal_entity=row.legal_entity,
-        traceparent=raw.get("traceparent") if isinstance(raw.get("traceparent"), str) else None,
-        raw=raw,
+        raw_text=row.raw,
     )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, Field
 
 __all__ = [
@@ -34,7 +36,11 @@ class ErrorOut(BaseModel):
 
 
 class EventOut(BaseModel):
-    """One stored event; ``cli_dict`` is the shape of ``q2c trace --json``."""
+    """One stored event; ``cli_dict`` is the shape of ``q2c trace --json``.
+
+    The payload as received is kept as text and decoded on first use, so a
+    lookup that returns many events does not pay for bodies nobody opens.
+    """
 
     source: str
     id: str
@@ -48,16 +54,47 @@ class EventOut(BaseModel):
     correlation_id: str | None = None
     flow: str | None = None
     keys: dict[str, str] = Field(default_factory=dict)
-    idempotency_key: str | None = None
-    endpoint: dict[str, Any] | None = None
-    request: Any = None
-    response: Any = None
     latency_ms: float | None = None
     amount: str | None = None
     currency: str | None = None
     legal_entity: str | None = None
-    traceparent: str | None = None
-    raw: dict[str, Any] = Field(default_factory=dict)
+    raw_text: str = "{}"
+
+    @cached_property
+    def raw(self) -> dict[str, Any]:
+        """The CloudEvent as received (decoded)."""
+        value = orjson.loads(self.raw_text)
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def _data(self) -> dict[str, Any]:
+        data = self.raw.get("data")
+        return data if isinstance(data, dict) else {}
+
+    @property
+    def request(self) -> Any:
+        """The body that was sent to the target (the source of a replay)."""
+        return self._data.get("request")
+
+    @property
+    def response(self) -> Any:
+        """The body the target answered with."""
+        return self._data.get("response")
+
+    @property
+    def endpoint(self) -> dict[str, Any] | None:
+        endpoint = self._data.get("endpoint")
+        return endpoint if isinstance(endpoint, dict) else None
+
+    @property
+    def idempotency_key(self) -> str | None:
+        key = self._data.get("idempotency_key")
+        return key if isinstance(key, str) else None
+
+    @property
+    def traceparent(self) -> str | None:
+        value = self.raw.get("traceparent")
+        return value if isinstance(value, str) else None
 
     def cli_dict(self) -> dict[str, Any]:
         return {
