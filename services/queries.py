@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import BindParameter, Engine, and_, bindparam, exists, func, or_, select
+from pydantic import BaseModel
+from sqlalchemy import (
+    BindParameter,
+    Engine,
+    String,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 
 from services.models import Event, Quarantine, Transaction, TransactionKey
 from services.schemas import (
@@ -32,6 +44,7 @@ __all__ = [
 ]
 
 STATUSES = ("failed", "stuck", "in_progress", "succeeded")
+_M = TypeVar("_M", bound=BaseModel)
 _MAX_KEY = 512
 
 
@@ -62,6 +75,25 @@ def _summary(row: Any, now: datetime, stuck_after: timedelta) -> TransactionSumm
     )
 
 
+def _as_datetime(value: Any) -> datetime:
+    """A stored time: PostgreSQL hands back datetimes, SQLite the text it stored."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def _trusted(cls: type[_M], **values: Any) -> _M:
+    """A model from values our own store already checked on ingest, without validation.
+
+    Like ``model_construct`` but about four times cheaper, which matters when a key
+    returns hundreds of events; every field must be given.
+    """
+    model = cls.__new__(cls)
+    object.__setattr__(model, "__dict__", values)
+    object.__setattr__(model, "__pydantic_fields_set__", set(values))
+    object.__setattr__(model, "__pydantic_extra__", None)
+    object.__setattr__(model, "__pydantic_private__", None)
+    return model
+
+
 def _event_out(row: Any) -> EventOut:
     error = None
     if row.error_code is not None or row.status == "failed":
@@ -71,11 +103,11 @@ def _event_out(row: Any) -> EventOut:
             http_status=row.http_status,
             retryable=row.retryable,
         )
-    # model_construct: these values come from our own store, already checked on ingest.
-    return EventOut.model_construct(
+    return _trusted(
+        EventOut,
         source=row.source,
         id=row.event_id,
-        time=row.time,
+        time=_as_datetime(row[3]),
         system=row.system,
         operation=row.operation,
         status=row.status,
@@ -104,8 +136,10 @@ _Q_KEYS = select(
     TransactionKey.transaction_id, TransactionKey.name, TransactionKey.value, TransactionKey.scope
 ).where(TransactionKey.transaction_id.in_(_IDS))
 _EVENT_OUT_COLS = (
-    Event.transaction_id, Event.source, Event.event_id, Event.time, Event.system,
-    Event.operation, Event.status, Event.attempt, Event.error_code, Event.error_message,
+    Event.transaction_id, Event.source, Event.event_id,
+    type_coerce(Event.time, String),  # parsed by _as_datetime: fromisoformat is faster
+    Event.system, Event.operation, Event.status, Event.attempt, Event.error_code,
+    Event.error_message,
     Event.http_status, Event.retryable, Event.subject, Event.correlation_id, Event.flow,
     Event.keys_json, Event.latency_ms, Event.amount, Event.currency, Event.legal_entity,
     Event.raw,
