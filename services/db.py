@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 WRITER = "q2c_writer"
+WRITER_CACHE_KB = 65536
 _PG_WRITER_LOCK = 0x51324301  # "Q2C" + 1: one advisory lock id for ingest writers
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -54,7 +55,13 @@ def writer_connection(engine: Engine) -> Connection:
     SQLite: ``BEGIN IMMEDIATE``. PostgreSQL: a transaction-scoped advisory lock,
     taken by :func:`lock_writers` at the start of each transaction.
     """
-    return engine.connect().execution_options(**{WRITER: True})
+    conn = engine.connect().execution_options(**{WRITER: True})
+    if conn.dialect.name == "sqlite":
+        # Ingest touches index pages all over a large store; a bigger page cache for
+        # the writer saves re-reading them (readers keep the default 16 MB).
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{WRITER_CACHE_KB}")
+        conn.commit()
+    return conn
 
 
 def lock_writers(conn: Connection) -> None:

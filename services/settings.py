@@ -49,7 +49,7 @@ class Settings(BaseSettings):
         default="demo", description="demo: the sidebar picks a role and the UI says so."
     )
     systems: Literal["sandbox", "live"] = "sandbox"
-    ingest_batch_size: int = Field(default=5000, ge=1, le=100_000)
+    ingest_batch_size: int = Field(default=10_000, ge=1, le=100_000)
     max_event_bytes: int = Field(
         default=1_048_576, ge=1024, description="Events larger than this are quarantined."
     )
