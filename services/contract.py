@@ -33,6 +33,7 @@ _TIME_SHAPE = re.compile(
 )
 _REQUIRED = ("specversion", "id", "source", "type")
 _SPACE = re.compile(r"\s")
+_PLAIN_DECIMAL = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$")
 _SEEN_SYSTEMS: set[str | None] = set()  # valid names recur: skip their regex next time
 _SEEN_OPERATIONS: set[str | None] = set()
 
@@ -89,13 +90,13 @@ def parse_time(value: Any, *, field: str = "time") -> datetime:
 
 def _text(obj: dict[str, Any], name: str, where: str, *, required: bool = False) -> str | None:
     value = obj.get(name)
+    if type(value) is str and value and not value.isspace():  # the usual case, checked first
+        return value
     if value is None:
         if required:
             raise ContractError(f"missing required '{where}{name}'")
         return None
-    if not isinstance(value, str) or not value.strip():
-        raise ContractError(f"'{where}{name}' must be a non-empty string")
-    return value
+    raise ContractError(f"'{where}{name}' must be a non-empty string")
 
 
 def _kind(value: Any) -> str:
@@ -126,7 +127,9 @@ def _error(data: dict[str, Any], failed: bool) -> tuple[str | None, str | None, 
 def _amount(data: dict[str, Any]) -> tuple[str | None, str | None]:
     amount, currency = data.get("amount"), data.get("currency")
     text: str | None = None
-    if amount is not None:
+    if type(amount) is str and _PLAIN_DECIMAL.match(amount):  # "24000.00": already canonical
+        text = amount
+    elif amount is not None:
         if isinstance(amount, bool) or not isinstance(amount, str | int | float):
             raise ContractError("data.amount must be a decimal string or a number")
         try:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, DateTime, insert, select
+from sqlalchemy import Connection, DateTime, String, insert, select, type_coerce
 
 from services.catalog import Catalog
 from services.contract import StepEvent
@@ -109,7 +109,7 @@ def _row_to_event(row: Any) -> EventRow:
         pk=row.pk,
         source=row.source,
         id=row.event_id,
-        time=row.time,
+        time=row.time if isinstance(row.time, datetime) else datetime.fromisoformat(row.time),
         system=row.system,
         operation=row.operation,
         status=row.status,
@@ -151,7 +151,7 @@ _EVENT_COLS = (
     Event.pk,
     Event.source,
     Event.event_id,
-    Event.time,
+    type_coerce(Event.time, String).label("time"),  # fromisoformat beats the SQLite parser
     Event.system,
     Event.operation,
     Event.status,
