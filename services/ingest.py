@@ -19,9 +19,9 @@ from sqlalchemy import Engine, insert, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.catalog import Catalog, load_catalog
-from services.contract import parse_event
+from services.checks import Rejected, check_item
 from services.db import lock_writers, writer_connection
-from services.errors import ContractError, InputError, StoreError
+from services.errors import InputError, StoreError
 from services.models import IngestRun
 from services.reader import UNDECODED, Item, open_input, read_items
 from services.settings import Settings, load_settings
@@ -29,7 +29,6 @@ from services.store import (
     Parsed,
     insert_quarantine,
     quarantine_row,
-    raw_digest,
     write_batch,
 )
 
@@ -117,43 +116,32 @@ class _Ingestor:
         self.files: list[str] = []
 
     def add(self, item: Item) -> None:
-        s = self.summary
-        s.received += 1
-        if item.error is not None or item.value is UNDECODED:
-            self._reject(item.where, item.error or "not valid JSON", item.raw, None)
-        elif len(item.raw) > self.settings.max_event_bytes:
-            size_mb = len(item.raw) / 1_048_576
-            limit = self.settings.max_event_bytes / 1_048_576
-            self._reject(
-                item.where,
-                f"event is {size_mb:.1f} MB, over the {limit:.1f} MB limit (Q2C_MAX_EVENT_BYTES)",
-                item.raw,
-                item.value,
-            )
+        self.take(
+            check_item(item, catalog=self.catalog, max_event_bytes=self.settings.max_event_bytes)
+        )
+
+    def take(self, result: Parsed | Rejected) -> None:
+        """Count one checked item; flush a full batch."""
+        self.summary.received += 1
+        if isinstance(result, Rejected):
+            self._reject(result)
         else:
-            try:
-                ev = parse_event(item.value, catalog=self.catalog)
-            except ContractError as exc:
-                self._reject(item.where, exc.reason, item.raw, item.value)
-            else:
-                self.batch.append(
-                    Parsed(item.where, item.raw, item.value, ev, raw_digest(item.raw))
-                )
+            self.batch.append(result)
         if len(self.batch) + len(self.bad) >= self.settings.ingest_batch_size:
             self.flush()
 
-    def _reject(self, where: str, reason: str, raw: str, value: Any) -> None:
+    def _reject(self, r: Rejected) -> None:
         self.summary.rejected += 1
-        self.summary._note(where, reason)
+        self.summary._note(r.where, r.reason)
         self.bad.append(
             quarantine_row(
                 kind="rejected",
-                where=where,
-                reason=reason,
-                raw=raw,
+                where=r.where,
+                reason=r.reason,
+                raw=r.raw,
                 run_id=self.run_id,
                 now=self.now,
-                value=value,
+                value={"source": r.source, "id": r.event_id},
             )
         )
 
@@ -182,7 +170,7 @@ class _Ingestor:
                             raw=p.raw,
                             run_id=self.run_id,
                             now=self.now,
-                            value=p.value,
+                            value=p.decoded(),
                         )
                     )
                 insert_quarantine(conn, self.bad)

@@ -40,13 +40,23 @@ _IN_CHUNK = 900  # bound parameters per IN (...) list, safe on every SQLite buil
 
 @dataclass(slots=True)
 class Parsed:
-    """An event that passed the contract, with what was received."""
+    """An event that passed the contract, with what was received.
+
+    ``value`` (the decoded event) may be left out, e.g. when a parse worker
+    sent the event; :meth:`decoded` then decodes ``raw`` on the rare paths
+    that need it (conflicts, quarantine).
+    """
 
     where: str
     raw: str
-    value: dict[str, Any]
+    value: dict[str, Any] | None
     event: StepEvent
     digest: str
+
+    def decoded(self) -> dict[str, Any]:
+        if self.value is None:
+            self.value = orjson.loads(self.raw)
+        return self.value
 
 
 @dataclass(slots=True)
@@ -377,10 +387,10 @@ def write_batch(
         seen = first.get(ident)
         if seen is None:
             first[ident] = p
-        elif seen.digest == p.digest or canonical(seen.value) == canonical(p.value):
+        elif seen.digest == p.digest or canonical(seen.decoded()) == canonical(p.decoded()):
             result.duplicates += 1
         else:
-            result.conflicts.append((p, _conflict_reason(p, seen.value, seen.where)))
+            result.conflicts.append((p, _conflict_reason(p, seen.decoded(), seen.where)))
     stored = _existing(conn, list(first))
     fresh: list[Parsed] = []
     for ident, p in first.items():
@@ -394,7 +404,7 @@ def write_batch(
                 select(Event.raw).where(Event.source == ident[0], Event.event_id == ident[1])
             ).scalar_one()
             old = orjson.loads(raw)
-            if canonical(old) == canonical(p.value):
+            if canonical(old) == canonical(p.decoded()):
                 result.duplicates += 1
             else:
                 result.conflicts.append((p, _conflict_reason(p, old, "the store")))
@@ -459,7 +469,7 @@ def write_batch(
 
 
 def _conflict_reason(p: Parsed, old: Any, where_first: str) -> str:
-    paths = _diff_paths(old, p.value)
+    paths = _diff_paths(old, p.decoded())
     shown = ", ".join(paths[:5]) + (" ..." if len(paths) > 5 else "")
     return (
         f"conflict: source {p.event.source!r} id {p.event.id!r} was already received from "
