@@ -17,6 +17,7 @@ from rich.table import Table
 
 from services.console import Console, open_console
 from services.errors import InputError, Q2CError
+from services.ingest import IngestSummary
 from services.schemas import SearchFilters, iso
 from services.settings import load_settings
 from services.timeparse import check_window, parse_when
@@ -84,20 +85,8 @@ def ingest(
 ) -> None:
     """Ingest event files; exit 1 when anything was rejected or conflicted."""
     console = _console(database)
-    show_bar = sys.stderr.isatty()
-    if show_bar:
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TextColumn("{task.completed:,} items"),
-            TimeElapsedColumn(),
-            console=_err,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("ingesting", total=None)
-            summary = console.ingest_paths(paths, progress=lambda n: bar.update(task, advance=n))
+    if sys.stderr.isatty():
+        summary = _ingest_with_bar(console, paths)
     else:
         summary = console.ingest_paths(paths)
     if json_out:
@@ -107,6 +96,51 @@ def ingest(
     for problem in summary.file_errors:
         _fail(problem.reason)
     raise typer.Exit(summary.exit_code)
+
+
+def _total_bytes(paths: list[str]) -> int | None:
+    """Bytes to read, when knowable up front (not for stdin or gzip)."""
+    total = 0
+    for name in paths:
+        path = Path(name)
+        if name == "-" or name.endswith(".gz") or not path.is_file():
+            return None
+        total += path.stat().st_size
+    return total
+
+
+def _ingest_with_bar(console: Console, paths: list[str]) -> IngestSummary:
+    """Ingest with a progress bar on the terminal (a spinner when the size is unknown)."""
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    total = _total_bytes(paths)
+    items = [0]
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("ingesting"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[items]:,} events"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=_err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("ingest", total=total, items=0)
+
+        def advance(n_items: int, n_bytes: int) -> None:
+            items[0] += n_items
+            bar.update(task, advance=n_bytes, items=items[0])
+
+        return console.ingest_paths(paths, progress=advance)
 
 
 def _print_summary(data: dict[str, Any]) -> None:

@@ -88,7 +88,7 @@ class Console:
         paths: list[str],
         *,
         origin: str = "cli",
-        progress: Callable[[int], None] | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> IngestSummary:
         return ingest_paths(
             engine=self.engine,

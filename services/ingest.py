@@ -95,7 +95,7 @@ class _Ingestor:
         settings: Settings,
         catalog: Catalog,
         origin: str,
-        progress: Callable[[int], None] | None,
+        progress: Callable[[int, int], None] | None,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -104,6 +104,7 @@ class _Ingestor:
         self.progress = progress
         self.now = datetime.now(UTC).replace(tzinfo=None)
         self.batch: list[Parsed] = []
+        self.pending_bytes = 0
         self.bad: list[dict[str, Any]] = []
         try:
             with engine.begin() as conn:
@@ -123,6 +124,7 @@ class _Ingestor:
     def take(self, result: Parsed | Rejected) -> None:
         """Count one checked item; flush a full batch."""
         self.summary.received += 1
+        self.pending_bytes += len(result.raw) + 1
         if isinstance(result, Rejected):
             self._reject(result)
         else:
@@ -178,11 +180,11 @@ class _Ingestor:
             raise StoreError(f"cannot write to the database: {_first_line(exc)}") from None
         s.accepted += res.accepted
         s.duplicates += res.duplicates
-        done = len(self.batch) + len(self.bad)
-        self.batch, self.bad = [], []
+        done, done_bytes = len(self.batch) + len(self.bad), self.pending_bytes
+        self.batch, self.bad, self.pending_bytes = [], [], 0
         gc.collect(1)
         if self.progress:
-            self.progress(done)
+            self.progress(done, done_bytes)
 
     def finish(self) -> IngestSummary:
         self.flush()
@@ -220,7 +222,7 @@ def ingest_stream(
     settings: Settings | None = None,
     catalog: Catalog | None = None,
     origin: str = "api",
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> IngestSummary:
     """Ingest one stream (file, stdin, upload).
 
@@ -229,7 +231,8 @@ def ingest_stream(
         stream: binary stream holding one event, a JSON array or JSONL.
         name: how places are named in reasons (``name:line``).
         origin: recorded on the ingest run (``cli``, ``page``, ``api``, ``seed``).
-        progress: called with the number of items handled after each batch.
+        progress: called after each batch with the items and the bytes (about: the
+            raw text of each item) handled in it.
 
     Returns:
         The summary; a stream that cannot be read at all is a file error in it.
@@ -257,7 +260,7 @@ def ingest_paths(
     settings: Settings | None = None,
     catalog: Catalog | None = None,
     origin: str = "cli",
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> IngestSummary:
     """Ingest files by path (``-`` is stdin) and/or open streams, in order.
 
@@ -294,7 +297,7 @@ def _ingest_sources(
     settings: Settings,
     catalog: Catalog,
     origin: str,
-    progress: Callable[[int], None] | None,
+    progress: Callable[[int, int], None] | None,
 ) -> IngestSummary:
     job = _Ingestor(engine, settings, catalog, origin, progress)
     sources: list[tuple[str, IO[bytes] | None]] = [(p, None) for p in paths]

@@ -250,3 +250,15 @@ def test_database_from_environment_and_stdin_through_the_real_script(
     )
     assert done.returncode == 0
     assert json.loads(done.stdout)["transactions"][0]["status"] == "failed"
+
+
+def test_ingest_on_a_terminal_shows_a_bar_and_the_same_summary(
+    capsys, sqlite_url, events_file, monkeypatch
+) -> None:
+    from services import cli
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    assert cli._total_bytes([str(events_file)]) == events_file.stat().st_size
+    assert cli._total_bytes(["-"]) is None
+    code, out, _ = run(capsys, "--database", sqlite_url, "ingest", str(events_file), "--json")
+    assert code == 0 and json.loads(out)["accepted"] == 6

@@ -236,3 +236,19 @@ def test_many_events_across_batches(db_url: str, tmp_path: Path) -> None:
     assert summary.accepted == 100
     assert sorted(len(console.find_traces(f"SO-{i}")[0].events) for i in range(5)) == [20] * 5
     console.engine.dispose()
+
+
+def test_progress_reports_items_and_bytes_per_batch(db_url: str, tmp_path: Path) -> None:
+    from services.console import open_console
+    from services.settings import load_settings
+
+    console = open_console(load_settings(database_url=db_url, ingest_batch_size=4))
+    lines = [json.dumps(make_event(id=f"p{i}")) for i in range(9)] + ["broken"]
+    path = tmp_path / "p.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    calls: list[tuple[int, int]] = []
+    summary = console.ingest_paths([str(path)], progress=lambda n, b: calls.append((n, b)))
+    assert [n for n, _ in calls] == [4, 4, 2]
+    assert sum(n for n, _ in calls) == summary.received == 10
+    assert sum(b for _, b in calls) == path.stat().st_size
+    console.engine.dispose()
