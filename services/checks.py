@@ -39,17 +39,13 @@ def _ident(value: Any) -> tuple[str | None, str | None]:
     )
 
 
-def check_item(
-    item: Item, *, catalog: Catalog, max_event_bytes: int, keep_value: bool = True
-) -> Parsed | Rejected:
+def check_item(item: Item, *, catalog: Catalog, max_event_bytes: int) -> Parsed | Rejected:
     """Decide what happens to one received item.
 
     Args:
         item: what the reader produced (decoded value or decode error).
         catalog: key scopes for the contract check.
         max_event_bytes: larger items are rejected (``Q2C_MAX_EVENT_BYTES``).
-        keep_value: keep the decoded value on the result (else it is decoded
-            again from ``raw`` only if a conflict or the quarantine needs it).
     """
     if item.error is not None or item.value is UNDECODED:
         return Rejected(item.where, item.error or "not valid JSON", item.raw)
@@ -66,5 +62,4 @@ def check_item(
         event = parse_event(item.value, catalog=catalog)
     except ContractError as exc:
         return Rejected(item.where, exc.reason, item.raw, *_ident(item.value))
-    value = item.value if keep_value else None
-    return Parsed(item.where, item.raw, value, event, raw_digest(item.raw))
+    return Parsed(item.where, item.raw, item.value, event, raw_digest(item.raw))

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from services.errors import StoreError
 from services.settings import redact_url
@@ -20,7 +17,6 @@ __all__ = [
     "lock_writers",
     "make_engine",
     "migrate",
-    "session_scope",
     "writer_connection",
 ]
 
@@ -58,9 +54,11 @@ def writer_connection(engine: Engine) -> Connection:
     conn = engine.connect().execution_options(**{WRITER: True})
     if conn.dialect.name == "sqlite":
         # Ingest touches index pages all over a large store; a bigger page cache for
-        # the writer saves re-reading them (readers keep the default 16 MB).
-        conn.exec_driver_sql(f"PRAGMA cache_size=-{WRITER_CACHE_KB}")
-        conn.commit()
+        # the writer saves re-reading them (readers keep the default 16 MB). Set on
+        # the driver connection: no transaction, so no write lock taken for it.
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        driver.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KB}")
     return conn
 
 
@@ -122,18 +120,3 @@ def is_empty(engine: Engine) -> bool:
         return True
     with engine.connect() as conn:
         return conn.exec_driver_sql("SELECT 1 FROM events LIMIT 1").first() is None
-
-
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
-    session = factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()

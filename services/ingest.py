@@ -161,7 +161,7 @@ class _Ingestor:
                     run_id=self.run_id,
                     now=self.now,
                 )
-                for p, reason in res.conflicts or []:
+                for p, reason in res.conflicts:
                     s.conflicts += 1
                     s._note(p.where, reason)
                     self.bad.append(
@@ -172,7 +172,7 @@ class _Ingestor:
                             raw=p.raw,
                             run_id=self.run_id,
                             now=self.now,
-                            value=p.decoded(),
+                            value=p.value,
                         )
                     )
                 insert_quarantine(conn, self.bad)

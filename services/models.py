@@ -22,10 +22,20 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    type_coerce,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "Event", "IngestRun", "Quarantine", "Transaction", "TransactionKey"]
+__all__ = [
+    "Base",
+    "Event",
+    "EVENT_TIME_AS_TEXT",
+    "IngestRun",
+    "Quarantine",
+    "Transaction",
+    "TransactionKey",
+    "stored_time",
+]
 
 # BigInteger primary keys autoincrement on PostgreSQL and are INTEGER on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -148,3 +158,14 @@ class Quarantine(Base):
     event_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
     raw: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+# Reading many events: the stored time as it is, parsed by ``stored_time``, which is
+# several times faster than SQLAlchemy's SQLite datetime parser.
+EVENT_TIME_AS_TEXT = type_coerce(Event.time, String).label("time")
+
+
+def stored_time(value: datetime | str) -> datetime:
+    """An event time read through ``EVENT_TIME_AS_TEXT``: PostgreSQL hands back a
+    datetime, SQLite the text it stored."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)

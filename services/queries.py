@@ -10,17 +10,22 @@ from pydantic import BaseModel
 from sqlalchemy import (
     BindParameter,
     Engine,
-    String,
     and_,
     bindparam,
     exists,
     func,
     or_,
     select,
-    type_coerce,
 )
 
-from services.models import Event, Quarantine, Transaction, TransactionKey
+from services.models import (
+    EVENT_TIME_AS_TEXT,
+    Event,
+    Quarantine,
+    Transaction,
+    TransactionKey,
+    stored_time,
+)
 from services.schemas import (
     ErrorOut,
     EventOut,
@@ -75,11 +80,6 @@ def _summary(row: Any, now: datetime, stuck_after: timedelta) -> TransactionSumm
     )
 
 
-def _as_datetime(value: Any) -> datetime:
-    """A stored time: PostgreSQL hands back datetimes, SQLite the text it stored."""
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
-
-
 def _trusted(cls: type[_M], **values: Any) -> _M:
     """A model from values our own store already checked on ingest, without validation.
 
@@ -107,7 +107,7 @@ def _event_out(row: Any) -> EventOut:
         EventOut,
         source=row.source,
         id=row.event_id,
-        time=_as_datetime(row[3]),
+        time=stored_time(row.time),
         system=row.system,
         operation=row.operation,
         status=row.status,
@@ -137,7 +137,7 @@ _Q_KEYS = select(
 ).where(TransactionKey.transaction_id.in_(_IDS))
 _EVENT_OUT_COLS = (
     Event.transaction_id, Event.source, Event.event_id,
-    type_coerce(Event.time, String),  # parsed by _as_datetime: fromisoformat is faster
+    EVENT_TIME_AS_TEXT,
     Event.system, Event.operation, Event.status, Event.attempt, Event.error_code,
     Event.error_message,
     Event.http_status, Event.retryable, Event.subject, Event.correlation_id, Event.flow,

@@ -50,10 +50,9 @@ def _decode_line(line: bytes, where: str) -> Item:
         return Item(where, text, UNDECODED, f"not valid JSON ({exc.msg} at column {exc.colno})")
 
 
-def _lines(stream: Iterable[bytes], name: str, first: bytes, start: int) -> Iterator[Item]:
+def _lines(stream: Iterable[bytes], name: str, start: int) -> Iterator[Item]:
+    """Items of the lines after line ``start``; blank lines are skipped."""
     lineno = start
-    if first.strip():
-        yield _decode_line(first.rstrip(b"\r\n"), f"{name}:{lineno}")
     for line in stream:
         lineno += 1
         if line.strip():
@@ -61,7 +60,7 @@ def _lines(stream: Iterable[bytes], name: str, first: bytes, start: int) -> Iter
 
 
 def _array(stream: IO[bytes], name: str, head: bytes) -> Iterator[Item]:
-    chained = io.BufferedReader(_Prefixed(head, stream))
+    chained = _rewound(head, stream)
     count = 0
     try:
         for value in ijson.items(chained, "item", use_float=True):
@@ -98,6 +97,11 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+def _rewound(head: bytes, tail: IO[bytes]) -> io.BufferedReader:
+    """Bytes already read, then the rest of ``tail``: readable and iterable by line."""
+    return io.BufferedReader(_Prefixed(head, tail))
+
+
 def read_items(stream: IO[bytes], name: str) -> Iterator[Item]:
     """Yield every item of ``stream`` in order.
 
@@ -114,7 +118,7 @@ def read_items(stream: IO[bytes], name: str) -> Iterator[Item]:
     """
     head = stream.read(8192)
     if head[:2] == b"\x1f\x8b":
-        stream = cast(IO[bytes], gzip.GzipFile(fileobj=_Rewound(head, stream)))
+        stream = cast(IO[bytes], gzip.GzipFile(fileobj=_rewound(head, stream)))
         head = stream.read(8192)
     if b"\x00" in head:
         raise InputError(f"{name}: a binary file, not JSON or JSONL events")
@@ -147,7 +151,7 @@ def read_items(stream: IO[bytes], name: str) -> Iterator[Item]:
     first_item = _decode_line(first.rstrip(b"\r\n"), f"{name}:{lineno}")
     if first_item.error is None or not first.lstrip().startswith(b"{"):
         yield first_item
-        yield from _lines(_Rewound(rest_head, stream), name, b"", lineno)
+        yield from _lines(_rewound(rest_head, stream), name, lineno)
         return
     # A pretty-printed single object (or a broken first line): try the whole document.
     body = first + rest_head + stream.read(_SINGLE_DOC_CAP)
@@ -158,25 +162,7 @@ def read_items(stream: IO[bytes], name: str) -> Iterator[Item]:
     if value is not UNDECODED:
         yield Item(f"{name}:{lineno}", body.decode("utf-8"), value)
         return
-    yield from _lines(_Rewound(body, stream), name, b"", lineno - 1)
-
-
-class _Rewound(io.RawIOBase):
-    """Bytes already read, then the rest of the stream: iterable by line."""
-
-    def __init__(self, head: bytes, tail: IO[bytes]) -> None:
-        self._inner = io.BufferedReader(_Prefixed(head, tail))
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._inner.read1(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self._inner)
+    yield from _lines(_rewound(body, stream), name, lineno - 1)
 
 
 def open_input(path: str) -> IO[bytes]:

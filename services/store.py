@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, DateTime, String, insert, select, type_coerce
+from sqlalchemy import Connection, DateTime, insert, select, tuple_
 
 from services.catalog import Catalog
 from services.contract import StepEvent
-from services.models import Event, Quarantine, TransactionKey
+from services.models import EVENT_TIME_AS_TEXT, Event, Quarantine, TransactionKey, stored_time
 from services.stitch import EventRow, TransactionRecord, anchored_id, assign, summarize
 
 __all__ = [
@@ -28,7 +28,6 @@ __all__ = [
     "Parsed",
     "canonical",
     "EVENT_COLUMNS",
-    "content_hash",
     "insert_quarantine",
     "quarantine_row",
     "raw_digest",
@@ -40,30 +39,20 @@ _IN_CHUNK = 900  # bound parameters per IN (...) list, safe on every SQLite buil
 
 @dataclass(slots=True)
 class Parsed:
-    """An event that passed the contract, with what was received.
-
-    ``value`` (the decoded event) may be left out, e.g. when a parse worker
-    sent the event; :meth:`decoded` then decodes ``raw`` on the rare paths
-    that need it (conflicts, quarantine).
-    """
+    """An event that passed the contract, with what was received."""
 
     where: str
     raw: str
-    value: dict[str, Any] | None
+    value: dict[str, Any]
     event: StepEvent
     digest: str
-
-    def decoded(self) -> dict[str, Any]:
-        if self.value is None:
-            self.value = orjson.loads(self.raw)
-        return self.value
 
 
 @dataclass(slots=True)
 class BatchResult:
     accepted: int = 0
     duplicates: int = 0
-    conflicts: list[tuple[Parsed, str]] | None = None
+    conflicts: list[tuple[Parsed, str]] = field(default_factory=list)
 
 
 def canonical(value: Any) -> Any:
@@ -84,17 +73,6 @@ def raw_digest(raw: str) -> str:
     white space); :func:`write_batch` then compares the decoded values.
     """
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def content_hash(value: Any) -> str:
-    """Hash of the JSON value: key order and whitespace do not matter."""
-    try:
-        data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # integers beyond 64 bits
-        import json
-
-        data = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(data).hexdigest()
 
 
 def _diff_paths(a: Any, b: Any, path: str = "") -> list[str]:
@@ -119,7 +97,7 @@ def _row_to_event(row: Any) -> EventRow:
         pk=row.pk,
         source=row.source,
         id=row.event_id,
-        time=row.time if isinstance(row.time, datetime) else datetime.fromisoformat(row.time),
+        time=stored_time(row.time),
         system=row.system,
         operation=row.operation,
         status=row.status,
@@ -161,7 +139,7 @@ _EVENT_COLS = (
     Event.pk,
     Event.source,
     Event.event_id,
-    type_coerce(Event.time, String).label("time"),  # fromisoformat beats the SQLite parser
+    EVENT_TIME_AS_TEXT,
     Event.system,
     Event.operation,
     Event.status,
@@ -190,6 +168,18 @@ def _existing(conn: Connection, idents: list[tuple[str, str]]) -> dict[tuple[str
         for source, event_id, digest in conn.execute(stmt):
             if (source, event_id) in wanted:
                 found[(source, event_id)] = digest
+    return found
+
+
+def _stored_raw(conn: Connection, idents: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The stored payloads of ``idents``, in one query per chunk."""
+    found: dict[tuple[str, str], str] = {}
+    for chunk in _chunks(idents, _IN_CHUNK // 2):
+        stmt = select(Event.source, Event.event_id, Event.raw).where(
+            tuple_(Event.source, Event.event_id).in_(chunk)
+        )
+        for source, event_id, raw in conn.execute(stmt):
+            found[(source, event_id)] = raw
     return found
 
 
@@ -379,20 +369,20 @@ def write_batch(
         Counts of accepted and duplicate events, and the conflicts (each with the
         reason to quarantine it under); the caller quarantines conflicts.
     """
-    result = BatchResult(conflicts=[])
-    assert result.conflicts is not None
+    result = BatchResult()
     first: dict[tuple[str, str], Parsed] = {}
     for p in batch:
         ident = (p.event.source, p.event.id)
         seen = first.get(ident)
         if seen is None:
             first[ident] = p
-        elif seen.digest == p.digest or canonical(seen.decoded()) == canonical(p.decoded()):
+        elif seen.digest == p.digest or canonical(seen.value) == canonical(p.value):
             result.duplicates += 1
         else:
-            result.conflicts.append((p, _conflict_reason(p, seen.decoded(), seen.where)))
+            result.conflicts.append((p, _conflict_reason(p, seen.value, seen.where)))
     stored = _existing(conn, list(first))
     fresh: list[Parsed] = []
+    differing: list[Parsed] = []  # same (source, id), other bytes: compare the JSON values
     for ident, p in first.items():
         digest = stored.get(ident)
         if digest is None:
@@ -400,14 +390,14 @@ def write_batch(
         elif digest == p.digest:
             result.duplicates += 1
         else:
-            raw = conn.execute(
-                select(Event.raw).where(Event.source == ident[0], Event.event_id == ident[1])
-            ).scalar_one()
-            old = orjson.loads(raw)
-            if canonical(old) == canonical(p.decoded()):
-                result.duplicates += 1
-            else:
-                result.conflicts.append((p, _conflict_reason(p, old, "the store")))
+            differing.append(p)
+    stored_raw = _stored_raw(conn, [(p.event.source, p.event.id) for p in differing])
+    for p in differing:
+        old = orjson.loads(stored_raw[(p.event.source, p.event.id)])
+        if canonical(old) == canonical(p.value):
+            result.duplicates += 1
+        else:
+            result.conflicts.append((p, _conflict_reason(p, old, "the store")))
     if not fresh:
         return result
 
@@ -469,7 +459,7 @@ def write_batch(
 
 
 def _conflict_reason(p: Parsed, old: Any, where_first: str) -> str:
-    paths = _diff_paths(old, p.decoded())
+    paths = _diff_paths(old, p.value)
     shown = ", ".join(paths[:5]) + (" ..." if len(paths) > 5 else "")
     return (
         f"conflict: source {p.event.source!r} id {p.event.id!r} was already received from "

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import datetime
 
+from services.checks import check_item
 from services.console import Console
-from services.contract import parse_event
 from services.db import lock_writers, writer_connection
 from services.ingest import ingest_events
-from services.store import Parsed, content_hash, write_batch
+from services.reader import Item
+from services.store import Parsed, write_batch
 from tests.factories import make_event
 
 
 def _write(console: Console, events: list[dict]) -> None:
-    batch = [Parsed("t", "{}", e, parse_event(e), content_hash(e)) for e in events]
+    batch = []
+    for e in events:
+        checked = check_item(
+            Item("t", json.dumps(e), e), catalog=console.catalog, max_event_bytes=1_000_000
+        )
+        assert isinstance(checked, Parsed)
+        batch.append(checked)
     with writer_connection(console.engine) as conn, conn.begin():
         lock_writers(conn)
         write_batch(
