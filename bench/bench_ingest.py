@@ -205,7 +205,7 @@ def project_ingest(path: Path, db: Path, *, profile: bool = False) -> dict[str, 
     marks: list[tuple[float, int]] = []
     done = 0
 
-    def progress(k: int) -> None:
+    def progress(k: int, _bytes: int = 0) -> None:
         nonlocal done
         done += k
         marks.append((time.perf_counter(), done))

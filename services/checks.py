@@ -62,4 +62,4 @@ def check_item(item: Item, *, catalog: Catalog, max_event_bytes: int) -> Parsed 
         event = parse_event(item.value, catalog=catalog)
     except ContractError as exc:
         return Rejected(item.where, exc.reason, item.raw, *_ident(item.value))
-    return Parsed(item.where, item.raw, item.value, event, raw_digest(item.raw))
+    return Parsed(item.where, item.raw, event, raw_digest(item.raw))

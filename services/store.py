@@ -39,13 +39,21 @@ _IN_CHUNK = 900  # bound parameters per IN (...) list, safe on every SQLite buil
 
 @dataclass(slots=True)
 class Parsed:
-    """An event that passed the contract, with what was received."""
+    """An event that passed the contract, with what was received.
+
+    The decoded JSON is not kept: it is most of an event's memory, and only the
+    rare duplicate-with-other-bytes and conflict paths need it again (``value``).
+    """
 
     where: str
     raw: str
-    value: dict[str, Any]
     event: StepEvent
     digest: str
+
+    @property
+    def value(self) -> Any:
+        """The received JSON value, decoded again from ``raw``."""
+        return orjson.loads(self.raw)
 
 
 @dataclass(slots=True)

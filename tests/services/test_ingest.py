@@ -252,3 +252,67 @@ def test_progress_reports_items_and_bytes_per_batch(db_url: str, tmp_path: Path)
     assert sum(n for n, _ in calls) == summary.received == 10
     assert sum(b for _, b in calls) == path.stat().st_size
     console.engine.dispose()
+
+
+def test_rejections_are_listed_batch_by_batch_as_received(db_url: str, tmp_path: Path) -> None:
+    """A batch's conflicts are found when it is written, after the next batch was
+    read; the summary still lists each batch's rejections before the next one's."""
+    from services.console import open_console
+    from services.settings import load_settings
+
+    console = open_console(load_settings(database_url=db_url, ingest_batch_size=3))
+    lines = [
+        json.dumps(make_event(id="a")),
+        json.dumps(make_event(id="b")),
+        json.dumps(make_event(id="a", type="failed")),  # line 3: conflict, batch 1
+        json.dumps(make_event(id="c")),
+        "not json",  # line 5: rejected, batch 2
+        json.dumps(make_event(id="c", type="failed")),  # line 6: conflict, batch 2
+        "[1]",  # line 7: rejected, batch 3
+    ]
+    path = tmp_path / "order.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    summary = console.ingest_paths([str(path)])
+    assert [r.where for r in summary.rejections] == [f"{path}:{n}" for n in (3, 5, 6, 7)]
+    assert (summary.accepted, summary.conflicts, summary.rejected) == (3, 2, 2)
+    assert len(console.quarantine()) == 4
+    console.engine.dispose()
+
+
+def test_a_commit_that_fails_is_a_clear_error_and_earlier_batches_stay(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits run beside the reading of the next batch: a failing one (disk full,
+    say) still stops the ingest with a one-line error, and what was committed stays."""
+    from sqlalchemy.exc import OperationalError
+
+    import services.ingest as ingest_module
+    from services.console import open_console
+    from services.errors import StoreError
+    from services.settings import load_settings
+
+    console = open_console(load_settings(database_url=db_url, ingest_batch_size=2))
+    real_commit = ingest_module._commit
+    calls = 0
+
+    def commit_then_fail(conn, trans) -> None:  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            trans.rollback()
+            conn.close()
+            raise OperationalError("COMMIT", {}, Exception("database or disk is full"))
+        real_commit(conn, trans)
+
+    monkeypatch.setattr(ingest_module, "_commit", commit_then_fail)
+    path = write_jsonl(tmp_path / "f.jsonl", [make_event(id=f"f{i}") for i in range(6)])
+    with pytest.raises(StoreError) as err:
+        console.ingest_paths([path])
+    assert str(err.value) == "cannot write to the database: database or disk is full"
+    with console.engine.connect() as conn:
+        stored = conn.execute(select(Event.event_id).order_by(Event.event_id)).scalars().all()
+    assert stored == ["f0", "f1"]
+    monkeypatch.setattr(ingest_module, "_commit", real_commit)
+    again = console.ingest_paths([path])  # the store is usable; a re-run completes it
+    assert (again.accepted, again.duplicates) == (4, 2)
+    console.engine.dispose()
