@@ -32,7 +32,8 @@ __all__ = [
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-OUT_DIR = BENCH_DIR / "out"
+# Where files, stores and results go; the bench smoke test points it at a temp folder.
+OUT_DIR = Path(os.environ.get("Q2C_BENCH_OUT") or BENCH_DIR / "out")
 
 
 def human_count(n: int) -> str:

@@ -1,0 +1,38 @@
+"""The benches still run against the current code (their numbers are not checked here).
+
+``make bench`` is run by hand, rarely; an API change that breaks a bench script
+must fail the suite instead of the next person measuring.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_run_all_on_a_small_file_writes_every_result(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("Q2C_")}
+    env["Q2C_BENCH_OUT"] = str(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run_all.py"), "--events", "1000", "--lookups", "5"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = (tmp_path / "results-1k.md").read_text()
+    assert "## Results: 1,000 events" in summary
+    for heading in ("### Ingest into SQLite", "### Trace lookup", "### Peak memory", "### Targets"):
+        assert heading in summary
+    assert {p.name for p in tmp_path.glob("*.json")} == {
+        "ingest-1k.json",
+        "lookup-1k.json",
+        "memory-1k.json",
+    }
+    assert not list(tmp_path.glob("*.db")), "the benches remove their stores"
