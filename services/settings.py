@@ -7,12 +7,13 @@ variable, e.g. ``Q2C_STUCK_AFTER_MINUTES: Input should be a valid integer``.
 
 from __future__ import annotations
 
+import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from services.errors import SettingsError
 
@@ -48,7 +49,55 @@ class Settings(BaseSettings):
     mode: Literal["demo", "production"] = Field(
         default="demo", description="demo: the sidebar picks a role and the UI says so."
     )
-    systems: Literal["sandbox", "live"] = "sandbox"
+    systems: Literal["sandbox", "live"] = Field(
+        default="sandbox",
+        description="sandbox: the simulated systems in-process (or at Q2C_SANDBOX_URL); "
+        "live: the real endpoints below.",
+    )
+    sandbox_url: str | None = Field(
+        default=None,
+        description="A running `q2c sandbox serve` (http://127.0.0.1:PORT) instead of in-process.",
+    )
+    read_only: bool = Field(default=False, description="Refuse every action that writes.")
+
+    # -- systems (live mode). Secrets come from the environment or
+    # .streamlit/secrets.toml, are SecretStr here and are never logged or shown.
+    http_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    retry_attempts: int = Field(default=4, ge=1, le=10, description="Tries per call in all.")
+    retry_cap_seconds: float = Field(default=8.0, gt=0, le=300)
+
+    salesforce_instance_url: str | None = None
+    salesforce_api_version: str = "61.0"
+    salesforce_auth: Literal["session", "password", "jwt", "client_credentials"] = "session"
+    salesforce_session_id: SecretStr | None = None
+    salesforce_username: str | None = None
+    salesforce_password: SecretStr | None = None
+    salesforce_security_token: SecretStr | None = None
+    salesforce_domain: str = Field(default="login", description="login, test or a My Domain")
+    salesforce_consumer_key: str | None = None
+    salesforce_consumer_secret: SecretStr | None = None
+    salesforce_private_key_file: Path | None = None
+    salesforce_status_field: str = "Integration_Status__c"
+    salesforce_detail_field: str = "Integration_Detail__c"
+
+    erp_base_url: str | None = Field(
+        default=None, description="e.g. https://ACCOUNT.suitetalk.api.netsuite.com"
+    )
+    erp_token_url: str | None = None
+    erp_client_id: str | None = None
+    erp_client_secret: SecretStr | None = None
+
+    billing_base_url: str | None = Field(default=None, description="e.g. https://rest.zuora.com")
+    billing_token_url: str | None = None
+    billing_client_id: str | None = None
+    billing_client_secret: SecretStr | None = None
+
+    tax_base_url: str | None = Field(
+        default=None, description="e.g. https://sandbox-rest.avatax.com"
+    )
+    tax_account_id: str | None = None
+    tax_license_key: SecretStr | None = None
+    tax_company_code: str | None = None
     ingest_batch_size: int = Field(default=10_000, ge=1, le=100_000)
     max_event_bytes: int = Field(
         default=1_048_576, ge=1024, description="Events larger than this are quarantined."
@@ -71,10 +120,71 @@ class Settings(BaseSettings):
             value = "postgresql+psycopg://" + value[len("postgresql://") :]
         return value
 
+    @field_validator(
+        "salesforce_session_id",
+        "salesforce_password",
+        "salesforce_security_token",
+        "salesforce_consumer_secret",
+        "erp_client_secret",
+        "billing_client_secret",
+        "tax_license_key",
+    )
+    @classmethod
+    def _no_placeholder(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value().strip()
+        if not secret:
+            return None
+        if info.data.get("mode") == "production" and secret.lower() in _PLACEHOLDERS:
+            raise ValueError("is a placeholder; set the real secret (the value is not shown)")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then ``.env``, then Streamlit's secrets file."""
+        return (init_settings, env_settings, dotenv_settings, _StreamlitSecrets(settings_cls))
+
     @property
     def is_embedded(self) -> bool:
         """True when running on the embedded default (SQLite + sandbox systems)."""
         return self.database_url.startswith("sqlite") and self.systems == "sandbox"
+
+
+_PLACEHOLDERS = frozenset({"changeme", "change-me", "placeholder", "secret", "xxx", "todo", "..."})
+SECRETS_FILE = Path(".streamlit/secrets.toml")
+
+
+class _StreamlitSecrets(PydanticBaseSettingsSource):
+    """``.streamlit/secrets.toml``: top-level ``Q2C_*`` keys, or a ``[q2c]`` table of
+    field names (``erp_client_secret = "..."``). Read without importing Streamlit."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the whole file
+
+    def __call__(self) -> dict[str, Any]:
+        if not SECRETS_FILE.is_file():
+            return {}
+        try:
+            data = tomllib.loads(SECRETS_FILE.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"{SECRETS_FILE}: cannot be read ({exc})") from None
+        fields = self.settings_cls.model_fields
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            if key.upper().startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in fields:
+                out[key[len(ENV_PREFIX) :].lower()] = value
+        table = data.get("q2c")
+        if isinstance(table, dict):
+            out.update({k.lower(): v for k, v in table.items() if k.lower() in fields})
+        return out
 
 
 def _field_env_name(loc: tuple[Any, ...]) -> str:

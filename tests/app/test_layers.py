@@ -18,6 +18,8 @@ UI_FORBIDDEN = (
     "services.models",
     "services.store",
     "services.queries",
+    "services.systems",
+    "services.sandbox",
 )
 
 
@@ -32,10 +34,10 @@ def _imports(path: Path) -> set[str]:
 
 
 def _files(folder: str) -> list[Path]:
-    return sorted((ROOT / folder).glob("*.py"))
+    return sorted((ROOT / folder).rglob("*.py"))
 
 
-@pytest.mark.parametrize("path", _files("services"), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", _files("services"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_services_never_import_streamlit_app_or_pages(path: Path) -> None:
     bad = {name for name in _imports(path) if name.split(".")[0] in {"streamlit", "app", "pages"}}
     assert not bad, f"{path.name} imports {sorted(bad)}"

@@ -95,3 +95,45 @@ def test_bad_flow_catalog_says_what_and_where(tmp_path: Path, content: str, mess
 def test_missing_flow_catalog(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="file not found"):
         load_catalog(tmp_path / "nope.json")
+
+
+def test_secrets_come_from_streamlit_secrets_toml(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text(
+        'Q2C_ERP_CLIENT_SECRET = "from-top-level"\n'
+        "[q2c]\n"
+        'billing_client_secret = "from-table"\n'
+        'tax_license_key = "from-table-too"\n'
+        "[other_app]\n"
+        'password = "ignored"\n'
+    )
+    monkeypatch.setenv("Q2C_TAX_LICENSE_KEY", "from-env")
+    s = load_settings()
+    assert s.erp_client_secret is not None
+    assert s.erp_client_secret.get_secret_value() == "from-top-level"
+    assert s.billing_client_secret.get_secret_value() == "from-table"  # type: ignore[union-attr]
+    assert s.tax_license_key.get_secret_value() == "from-env"  # the environment wins
+    assert "from-top-level" not in repr(s) and "from-table" not in str(s)
+
+
+def test_an_unreadable_secrets_file_is_one_line(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text('Q2C_ERP_CLIENT_SECRET = "unclosed\n')
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert str(err.value).startswith(".streamlit/secrets.toml: cannot be read")
+    assert "\n" not in str(err.value)
+
+
+def test_placeholder_secrets_are_refused_outside_demo_mode_without_showing_them() -> None:
+    assert load_settings(erp_client_secret="changeme").erp_client_secret is not None  # demo
+    with pytest.raises(SettingsError) as err:
+        load_settings(mode="production", erp_client_secret="changeme")
+    assert str(err.value).startswith("Q2C_ERP_CLIENT_SECRET: is a placeholder")
+    assert "changeme" not in str(err.value)
+
+
+def test_a_blank_secret_counts_as_not_set() -> None:
+    assert load_settings(tax_license_key="  ").tax_license_key is None
