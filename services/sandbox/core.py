@@ -273,10 +273,14 @@ class Sandbox:
         app = self.apps.get(system)
         if app is None:
             return json_response(404, {"error": f"no system {system!r} in the sandbox"})
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = _UNREADABLE
+        body: Any = None
+        kind = request.headers.get("Content-Type", "")
+        if raw and ("json" in kind or (not kind and raw.lstrip()[:1] in (b"{", b"["))):
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = _UNREADABLE
+        # Other bodies (an OAuth token request's form) reach the app as ``raw`` only.
         req = SandboxRequest(request.method, "/" + rest, query, request.headers, body, raw)
         key = request.headers.get(app.idempotency_header) if app.idempotency_header else None
         with self._lock:
