@@ -11,11 +11,18 @@ from typing import NoReturn
 import streamlit as st
 
 from app.ui import md_escape
+from services.connections import Systems, open_systems
 from services.console import Console, open_console
 from services.errors import Q2CError
 from services.settings import Settings, get_settings
 
-__all__ = ["console_or_stop", "get_console", "settings_or_stop", "stop_with_error"]
+__all__ = [
+    "console_or_stop",
+    "get_console",
+    "settings_or_stop",
+    "stop_with_error",
+    "systems_or_stop",
+]
 
 
 def _settings_key(settings: Settings) -> str:
@@ -59,5 +66,19 @@ def console_or_stop() -> Console:
     """The console, or a one-line error (never a traceback) and a stopped page."""
     try:
         return get_console()
+    except Q2CError as exc:
+        stop_with_error(str(exc))
+
+
+@st.cache_resource(show_spinner="Starting the systems…", hash_funcs={Settings: _settings_key})
+def _systems_for(settings: Settings) -> Systems:
+    """The connectors (and, on the embedded default, the in-process sandbox) per settings."""
+    return open_systems(settings)
+
+
+def systems_or_stop() -> Systems:
+    """The systems the console talks to, or a one-line error and a stopped page."""
+    try:
+        return _systems_for(get_settings())
     except Q2CError as exc:
         stop_with_error(str(exc))

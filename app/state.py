@@ -7,6 +7,8 @@ Widget keys double as the names of the values they hold, so a test can seed
 from __future__ import annotations
 
 __all__ = [
+    "CONNECTIONS_TESTS",
+    "connection_test_key",
     "EXPLORER_APPLIED",
     "EXPLORER_ERROR_CODE",
     "EXPLORER_FLOW",
@@ -49,3 +51,10 @@ TRACE_APPLIED = "trace_applied_params"
 INGEST_UPLOAD = "ingest_upload"
 INGEST_DONE = "ingest_done_file_ids"
 INGEST_SUMMARY = "ingest_last_summary"
+
+# Connections: the last "test connection" result per system, and each button's key.
+CONNECTIONS_TESTS = "connections_tests"
+
+
+def connection_test_key(system: str) -> str:
+    return f"connections_test_{system}"

@@ -257,6 +257,16 @@ def seed(
     _emit(summary.to_dict())
 
 
+def _register_systems_commands() -> None:
+    from services.cli_systems import sandbox_app, systems
+
+    app.add_typer(sandbox_app, name="sandbox")
+    app.command("systems")(systems)
+
+
+_register_systems_commands()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``q2c`` script; returns the exit code."""
     try:
