@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -87,6 +88,71 @@ def test_sandbox_serve_answers_over_http_until_interrupted(sample_master) -> Non
         proc.wait(timeout=10)
     assert proc.returncode in (0, 130)
     assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[str]:
+    """``q2c sandbox serve`` in its own process, as an integration test or a demo uses it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("Q2C_")}
+    env["Q2C_SAMPLE_DATA_DIR"] = str(ROOT / "sample_data")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "sandbox", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().startswith("sandbox serving")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+
+
+def _connector(system: str, url: str):  # type: ignore[no-untyped-def]
+    from services.settings import load_settings
+    from services.systems.registry import BuildEnv, build_connector
+
+    waits: list[float] = []
+    return build_connector(system, load_settings(sandbox_url=url), BuildEnv(sleep=waits.append))
+
+
+def test_each_connector_works_against_q2c_sandbox_serve(served: str) -> None:
+    """One real operation per system through the served sandbox over a socket."""
+    erp = _connector("erp", served)
+    erp.ping()
+    assert erp.get_item("PLAT-ANNUAL")["itemId"] == "PLAT-ANNUAL"
+    billing = _connector("billing", served)
+    assert billing.price("PLAT-ANNUAL", "USD") == 24000
+    tax = _connector("tax", served)
+    assert tax.get_tax_code("SW054000") is not None
+    salesforce = _connector("salesforce", served)
+    detail = salesforce.get_opportunity("0065g00000ZPDfnAAH")
+    assert detail.opportunity["StageName"] == "Closed Won" and len(detail.line_items) == 5
+    salesforce.write_status("0065g00000ZPDfnAAH", "Accepted", "integration test")
+    fields = salesforce.get_opportunity_fields("0065g00000ZPDfnAAH", ["Integration_Status__c"])
+    assert fields["Integration_Status__c"] == "Accepted"
+    seen = {r["system"] for r in httpx.get(f"{served}/_sandbox/requests").json()["requests"]}
+    assert seen == {"erp", "billing", "tax", "salesforce"}
+
+
+def test_a_served_write_with_an_idempotency_key_happens_once(served: str) -> None:
+    erp = _connector("erp", served)
+    request = {
+        "externalId": "0065g00000SERVEDAAA",
+        "customer": "C-1014",
+        "subsidiary": "US01",
+        "currency": "USD",
+        "tranDate": "2026-11-20",
+        "lines": [{"item": "PLAT-ANNUAL", "qty": 1, "rate": "24000.00"}],
+    }
+    first = erp.create_sales_order(request, idempotency_key="served-so-1")
+    again = erp.create_sales_order(request, idempotency_key="served-so-1")
+    assert first["tranId"] == again["tranId"]
+    records = httpx.get(f"{served}/_sandbox/records").json()["erp"]
+    assert records["created"]["salesOrders"] == [first["id"]]
 
 
 def test_sandbox_serve_on_a_port_in_use_is_one_line(capsys, sample_master) -> None:
