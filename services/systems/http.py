@@ -101,6 +101,7 @@ class _Request:
     params: Mapping[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     idempotency_key: str | None = None
+    read_only: bool = False
 
 
 class HttpConnector:
@@ -172,14 +173,19 @@ class HttpConnector:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
+        read_only: bool = False,
     ) -> httpx.Response:
         """Send one request with auth and retries; return the successful response.
+
+        ``read_only`` marks a POST that changes nothing (a search, an address
+        resolution): it is retried like a GET, without an idempotency key.
 
         Raises:
             ConnectorError: (a subclass of it) when the system refuses or cannot be
                 reached after the retries the policy allows.
         """
         req = _Request(operation, method.upper(), url, json, params, dict(headers or {}))
+        req.read_only = read_only
         if idempotency_key:
             req.idempotency_key = idempotency_key
             req.headers[self.idempotency_header] = idempotency_key
@@ -220,7 +226,7 @@ class HttpConnector:
             return False  # the system asks for longer than we wait: report it now
         if getattr(exc, "_not_sent", False):
             return True
-        return req.method in _IDEMPOTENT_METHODS or req.idempotency_key is not None
+        return req.method in _IDEMPOTENT_METHODS or req.read_only or req.idempotency_key is not None
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

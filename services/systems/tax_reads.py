@@ -7,8 +7,6 @@ the base of :class:`services.systems.tax.TaxConnector`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -46,8 +44,7 @@ class TaxReads(AvaTaxHttp):
     ) -> AddressResolution:
         """Validate and normalise an address (``POST /addresses/resolve``).
 
-        Resolving is read-only, so the call carries a key made from the address and
-        is retried like a GET.
+        Resolving changes nothing, so the POST is retried like a GET.
 
         Returns:
             ``resolved`` False when AvaTax reports a message of severity ``Error``
@@ -66,8 +63,7 @@ class TaxReads(AvaTaxHttp):
             "country": country,
             "textCase": "Mixed",
         }
-        key = "resolve-" + hashlib.sha256(json.dumps(body).encode()).hexdigest()[:24]
-        raw = self._json("resolve_address", "POST", "/addresses/resolve", json=body, key=key)
+        raw = self._json("resolve_address", "POST", "/addresses/resolve", json=body, read_only=True)
         return AddressResolution.from_avatax(json_object(raw, "resolve_address"))
 
     def get_tax_code(self, code: str) -> TaxCode | None:

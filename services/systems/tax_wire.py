@@ -205,6 +205,7 @@ class AvaTaxHttp(HttpConnector):
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         key: str | None = None,
+        read_only: bool = False,
     ) -> Any:
         """One call with the X-Avalara-Client header; the decoded JSON answer."""
         response = self.call(
@@ -215,6 +216,7 @@ class AvaTaxHttp(HttpConnector):
             params=params,
             headers={"X-Avalara-Client": _CLIENT_ID},
             idempotency_key=key,
+            read_only=read_only,
         )
         return self.json_of(response, operation)
 

@@ -302,3 +302,11 @@ def test_only_method_path_status_and_time_are_logged(caplog: pytest.LogCaptureFi
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert "demo GET /api/things -> 200" in logged
     assert "q=x" not in logged and json.dumps({"q": "x"}) not in logged
+
+
+def test_a_read_only_post_is_retried_like_a_get() -> None:
+    script = Script(httpx.Response(503), ok({"found": []}))
+    demo, waits = make(script)
+    demo.call("search", "POST", "/search", json={"q": "x"}, read_only=True)
+    assert len(script.seen) == 2 and waits == [0.5]
+    assert "Idempotency-Key" not in script.seen[1].headers
