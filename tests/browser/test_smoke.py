@@ -1,4 +1,5 @@
-"""One real-browser path: Explorer search by order number -> Trace shows the failed step.
+"""Real-browser paths: Explorer search by order number -> Trace shows the failed step;
+Connections tests a sandbox system.
 
 Runs ``streamlit run app/main.py`` against a seeded SQLite store and drives Debian's
 Chromium through Playwright (Playwright's own browser download is not used).
@@ -103,7 +104,9 @@ def server(seeded: tuple[str, str, str], tmp_path: Path) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("Q2C_")}
     env.update(
         Q2C_DATABASE_URL=url,
-        Q2C_SAMPLE_DATA_DIR=str(tmp_path / "no-sample-data"),
+        # The store is seeded (not empty), so sample events are not loaded; the
+        # in-process sandbox reads the sample master data.
+        Q2C_SAMPLE_DATA_DIR=str(ROOT / "sample_data"),
         STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
     )
     streamlit = Path(sys.executable).with_name("streamlit")
@@ -182,5 +185,20 @@ def test_search_an_order_and_open_its_failed_trace(
             assert code in alert.inner_text()
             assert re.search(r"/trace\?key=tx-", page.url), page.url
             page.get_by_test_id("stPlotlyChart").first.wait_for()  # the swimlane timeline
+        finally:
+            browser.close()
+
+
+def test_connections_page_tests_a_sandbox_system(server: str) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(STEP_MS)
+            page.goto(f"{server}/connections")
+            page.get_by_text("sandbox (in-process)").first.wait_for()
+            page.get_by_role("button", name="Test connection").nth(1).click()  # erp
+            page.get_by_text(re.compile(r"Connected in [0-9.]+ ms")).wait_for()
         finally:
             browser.close()
