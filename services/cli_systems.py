@@ -6,6 +6,7 @@ Registered on the main ``q2c`` app by :mod:`services.cli`.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -45,16 +46,20 @@ def serve(
         server, thread = start_server(sandbox, port)
     except OSError as exc:
         raise InputError(f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+    stop = threading.Event()
+    # Ctrl-C and SIGTERM both stop it cleanly. SIGINT is set explicitly: a process
+    # started in the background by a shell inherits SIGINT ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     sys.stdout.write(f"sandbox serving on {server.url} (Ctrl-C to stop)\n")
     sys.stdout.flush()
-    stop = threading.Event()
     try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
+        while not stop.wait(0.5):
+            pass
     finally:
         server.shutdown()
         thread.join(timeout=5)
+    sys.stdout.write("sandbox stopped\n")
 
 
 def systems(
