@@ -59,6 +59,29 @@ class Settings(BaseSettings):
         description="A running `q2c sandbox serve` (http://127.0.0.1:PORT) instead of in-process.",
     )
     read_only: bool = Field(default=False, description="Refuse every action that writes.")
+    reason_codes: list[str] = Field(
+        default=[
+            "cause_fixed",
+            "transient_outage",
+            "data_corrected",
+            "duplicate_delivery",
+            "not_needed",
+            "customer_request",
+            "other",
+        ],
+        min_length=1,
+        description="Reason codes an action must carry (JSON list in the environment).",
+    )
+    bulk_approval_items: int = Field(
+        default=100, ge=1, description="Bulk replays above this many steps need a second person."
+    )
+    bulk_approval_amount: float = Field(
+        default=100_000, ge=0, description="... or above this money total in any one currency."
+    )
+    bulk_concurrency: int = Field(default=8, ge=1, le=64)
+    bulk_rate_per_system: float = Field(
+        default=50, gt=0, description="Requests per second per target system in a bulk run."
+    )
 
     # -- systems (live mode). Secrets come from the environment or
     # .streamlit/secrets.toml, are SecretStr here and are never logged or shown.

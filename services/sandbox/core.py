@@ -58,6 +58,7 @@ FAULTS: dict[str, str] = {
     "retry_after_seconds": "the Retry-After value sent with rate-limit answers",
     "slow_ms": "added latency per call, milliseconds: {system: ms}, or a number for every system",
     "unavailable": "systems answering 503: [system, ...]",
+    "timeout_after_commit": "the next N writes to a system are done, then time out: {system: N}",
 }
 
 
@@ -72,6 +73,7 @@ class Faults:
     retry_after_seconds: int = 2
     slow_ms: dict[str, int] = field(default_factory=dict)
     unavailable: list[str] = field(default_factory=list)
+    timeout_after_commit: dict[str, int] = field(default_factory=dict)
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply ``changes`` (the body of POST /_sandbox/faults), checking each value."""
@@ -89,6 +91,7 @@ class Faults:
                 "retry_after_seconds": int,
                 "slow_ms": dict,
                 "unavailable": list,
+                "timeout_after_commit": dict,
             }[name]
             if not isinstance(value, expected):  # type: ignore[arg-type]
                 raise ValueError(f"fault {name!r}: {FAULTS[name]}")
@@ -295,6 +298,13 @@ class Sandbox:
                     status=response.status_code,
                     replayed=replayed,
                 )
+            )
+        lost = self.faults.timeout_after_commit.get(system, 0)
+        if lost > 0 and request.method in ("POST", "PUT", "PATCH") and response.status_code < 300:
+            # The write is done (and remembered for its idempotency key); the answer is lost.
+            self.faults.timeout_after_commit[system] = lost - 1
+            raise httpx.ReadTimeout(
+                "the sandbox committed the write, then timed out", request=request
             )
         slow = self.faults.slow_ms
         delay = slow.get(system, slow.get("*", 0))

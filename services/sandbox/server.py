@@ -56,7 +56,11 @@ class _Handler(BaseHTTPRequestHandler):
             headers=[(k, v) for k, v in self.headers.items() if k.lower() != "host"],
             content=body,
         )
-        response = self.server.sandbox.handle(request)
+        try:
+            response = self.server.sandbox.handle(request)
+        except httpx.TimeoutException:
+            self.close_connection = True  # the timeout_after_commit fault: no answer at all
+            return
         content = response.read()
         self.send_response(response.status_code)
         for key, value in response.headers.items():
