@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import routes
+from app.identity import role_picker
 from app.resources import console_or_stop, settings_or_stop
 from app.ui import md_code, md_escape
 
@@ -44,4 +45,5 @@ if settings.is_embedded:
 else:
     st.sidebar.caption(f"Store: {md_escape(console.database_label)}")
 
+role_picker(settings)
 page.run()

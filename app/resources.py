@@ -14,9 +14,11 @@ from app.ui import md_escape
 from services.connections import Systems, open_systems
 from services.console import Console, open_console
 from services.errors import Q2CError
+from services.replay import Actions
 from services.settings import Settings, get_settings
 
 __all__ = [
+    "actions_or_stop",
     "console_or_stop",
     "get_console",
     "settings_or_stop",
@@ -82,3 +84,8 @@ def systems_or_stop() -> Systems:
         return _systems_for(get_settings())
     except Q2CError as exc:
         stop_with_error(str(exc))
+
+
+def actions_or_stop() -> Actions:
+    """Replay, resubmit and notes for the current console and systems."""
+    return Actions(console_or_stop(), systems_or_stop())

@@ -7,6 +7,8 @@ Widget keys double as the names of the values they hold, so a test can seed
 from __future__ import annotations
 
 __all__ = [
+    "ACTOR_NAME",
+    "ACTOR_ROLE",
     "CONNECTIONS_TESTS",
     "connection_test_key",
     "EXPLORER_APPLIED",
@@ -58,3 +60,7 @@ CONNECTIONS_TESTS = "connections_tests"
 
 def connection_test_key(system: str) -> str:
     return f"connections_test_{system}"
+
+# Who is acting (sidebar, demo mode). The Replay page reads these names too.
+ACTOR_NAME = "actor_name"
+ACTOR_ROLE = "actor_role"
