@@ -18,6 +18,7 @@ from rich.table import Table
 from services.console import Console, open_console
 from services.errors import InputError, Q2CError
 from services.ingest import IngestSummary
+from services.roles import PermissionDenied
 from services.schemas import SearchFilters, iso
 from services.settings import load_settings
 from services.timeparse import check_window, parse_when
@@ -263,6 +264,10 @@ def _register_systems_commands() -> None:
     app.add_typer(sandbox_app, name="sandbox")
     app.command("systems")(systems)
 
+    from services.cli_actions import register as register_actions
+
+    register_actions(app)
+
 
 _register_systems_commands()
 
@@ -274,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
         return code if isinstance(code, int) else 0
     except typer.Exit as exc:
         return exc.exit_code
+    except PermissionDenied as exc:  # refused: a negative answer, not a usage error
+        _fail(str(exc))
+        return 1
     except (InputError, Q2CError) as exc:
         _fail(str(exc))
         return 2
