@@ -153,6 +153,51 @@ def resubmit(
     _report(result, as_json)
 
 
+def continue_(
+    key: Annotated[str, typer.Argument(help="Any key of the transaction.")],
+    reason: ReasonOpt,
+    reason_code: CodeOpt,
+    actor: ActorOpt,
+    role: RoleOpt,
+    dry_run: DryOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """After the failed step succeeded: run the flow's remaining steps, stop at a failure."""
+    from services.replay_continue import continue_flow
+
+    settings = _settings()
+    who = _actor(settings, actor, role)
+    result = continue_flow(
+        _actions(settings),
+        key=key,
+        actor=who,
+        reason=reason,
+        reason_code=reason_code,
+        dry_run=dry_run,
+    )
+    if as_json:
+        out = result.model_dump(mode="json")
+        out["requests"] = [
+            {
+                "system": r.step.split(".", 1)[0],
+                "step": r.step,
+                "idempotency_key": r.idempotency_key,
+                "outcome": r.outcome,
+            }
+            for r in result.steps
+            if r.sent
+        ]
+        _emit(out)
+    else:
+        for r in result.steps:
+            sys.stdout.write(f"{r.step}: {r.outcome}: {r.message}\n")
+        if result.stopped:
+            sys.stdout.write(f"stopped at {result.stopped}\n")
+        else:
+            sys.stdout.write("every remaining step succeeded\n")
+    raise typer.Exit(0 if result.stopped is None or dry_run else 1)
+
+
 def _note(action: str) -> Callable[..., None]:
     def command(
         key: Annotated[str, typer.Argument(help="Any key of the transaction.")],
@@ -244,6 +289,7 @@ def register(app: typer.Typer) -> None:
     """Add the action commands to the ``q2c`` app."""
     app.command("replay")(replay)
     app.command("resubmit")(resubmit)
+    app.command("continue")(continue_)
     for action in ("acknowledge", "resolve", "ignore"):
         app.command(action)(_note(action))
     app.add_typer(audit_app, name="audit")

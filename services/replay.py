@@ -396,7 +396,7 @@ def console_event(
         "system": target.system,
         "operation": target.operation,
         "attempt": target.attempts + 1,
-        "keys": target.original_keys,
+        "keys": {**_created_keys(target, response), **target.original_keys},
         "idempotency_key": key,
         "request": request,
         "response": response,
@@ -480,6 +480,30 @@ def release_effect(engine: Engine, effect: str, state: str, outcome: dict[str, A
                 outcome_json=json.dumps(outcome) if outcome else None,
             )
         )
+
+
+# Which business key a created record's number is, by step (so later steps and
+# searches find the transaction by the number the replay created).
+_CREATED_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "erp.salesorder.create": ("order_number", ("tranId",)),
+    "erp.invoice.post": ("invoice_number", ("tranId", "externalId")),
+    "erp.payment.post": ("payment_id", ("tranId", "externalId")),
+    "billing.subscription.create": ("subscription_id", ("number", "subscriptionNumber")),
+    "billing.invoice.create": ("invoice_number", ("number", "invoiceNumber")),
+    "billing.payment.apply": ("payment_id", ("number",)),
+}
+
+
+def _created_keys(target: StepTarget, response: Any) -> dict[str, str]:
+    found = _CREATED_KEYS.get(target.step)
+    if found is None or not isinstance(response, dict):
+        return {}
+    name, fields = found
+    for f in fields:
+        value = response.get(f)
+        if isinstance(value, str) and value:
+            return {name: value}
+    return {}
 
 
 def _claim_state(outcome: str) -> str:

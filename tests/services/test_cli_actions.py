@@ -123,3 +123,24 @@ def test_role_flags_are_refused_outside_demo_mode(capsys, store, monkeypatch) ->
     monkeypatch.setenv("Q2C_MODE", "production")
     code, _, err = run(capsys, "replay", TAX_OUTAGE, *WHO)
     assert code == 1 and "demo mode only" in err
+
+
+def test_continue_runs_the_rest_and_exits_1_at_the_failure(capsys, store, tmp_path: Path) -> None:
+    original = next(
+        e["data"]["request"]
+        for e in _sample(ITEM_TYPO)
+        if e["type"].endswith("failed") and e["data"]["operation"] == "salesorder.create"
+    )
+    original["lines"][0]["item"] = "PLAT-ANNUAL"
+    payload = tmp_path / "fixed.json"
+    payload.write_text(json.dumps(original))
+    assert run(capsys, "resubmit", ITEM_TYPO, "--payload", str(payload), *WHO)[0] == 0
+    code, out, err = run(capsys, "continue", ITEM_TYPO, *WHO, "--json")
+    assert code == 1, err
+    data = json.loads(out)
+    assert [r["step"] for r in data["requests"]] == [
+        "tax.tax.calculate",
+        "billing.invoice.create",
+        "erp.invoice.post",
+    ]
+    assert data["requests"][-1]["outcome"] == "failed" and "erp.invoice.post" in data["stopped"]

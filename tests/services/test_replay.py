@@ -280,3 +280,47 @@ def test_a_timeout_after_the_target_committed_creates_one_record(setup) -> None:
     posts = [r for r in sent(actions, "erp") if r.path.endswith("/salesOrder")]
     assert len(posts) == 2 and posts[1].replayed  # the retry got the first answer again
     assert len(sandbox.apps["erp"].created["salesOrders"]) == 1
+
+
+def test_continue_the_flow_runs_the_remaining_steps_and_stops_at_a_failure(setup) -> None:
+    from services.replay_continue import continue_flow, remaining_steps
+
+    console, actions = setup
+    fixed = json.loads(json.dumps(actions.target(ITEM_TYPO).request))
+    fixed["lines"][0]["item"] = "PLAT-ANNUAL"
+    actions.resubmit(
+        key=ITEM_TYPO, step=None, payload=fixed, actor=RAJ, reason="typo", reason_code="other"
+    )
+    trace = console.find_traces(ITEM_TYPO)[0]
+    assert trace.keys["order_number"][0].startswith("SO-")  # the created order's number
+    assert remaining_steps(actions, trace) == [
+        "tax.tax.calculate",
+        "billing.invoice.create",
+        "erp.invoice.post",
+        "salesforce.opportunity.writeback",
+    ]
+    result = continue_flow(
+        actions, key=ITEM_TYPO, actor=RAJ, reason="order is in", reason_code="cause_fixed"
+    )
+    outcomes = [(r.step, r.outcome) for r in result.steps]
+    assert outcomes[:2] == [
+        ("tax.tax.calculate", "succeeded"),
+        ("billing.invoice.create", "succeeded"),
+    ]
+    # October 2026 is closed in the ERP: the run stops there and says why.
+    assert outcomes[2] == ("erp.invoice.post", "failed")
+    assert result.stopped is not None and "erp.invoice.post" in result.stopped
+    assert result.remaining == ["erp.invoice.post", "salesforce.opportunity.writeback"]
+    keys = {r.step: r.idempotency_key for r in result.steps}
+    assert keys["billing.invoice.create"] == "o2c-0be703:invoice.create"
+    assert sent(actions, "salesforce") == []  # nothing after the failure was sent
+
+
+def test_continue_refuses_while_a_step_is_still_failed(setup) -> None:
+    from services.replay_continue import continue_flow
+
+    _, actions = setup
+    with pytest.raises(InputError, match="still has a failed step"):
+        continue_flow(actions, key=ITEM_TYPO, actor=RAJ, reason="x", reason_code="other")
+    with pytest.raises(PermissionDenied, match="may not continue"):
+        continue_flow(actions, key=ITEM_TYPO, actor=ANA, reason="x", reason_code="other")
