@@ -5,8 +5,9 @@ CLI (``--actor``/``--role``) and every other caller obey the same rules::
 
     viewer   read only (finance)
     support  acknowledge, resolve, replay one step
-    revops   everything an operator does: also ignore, resubmit, continue, bulk replay
-    admin    everything, and approve bulk runs
+    revops   everything an operator does: also ignore, resubmit, continue, bulk replay,
+             accept a validated order
+    admin    everything, and approve (bulk runs, orders that need approval)
 
 ``Q2C_READ_ONLY=true`` refuses every action whatever the role.
 """
@@ -35,6 +36,7 @@ ACTIONS = (
     "resubmit",
     "continue",
     "bulk_replay",
+    "accept",
     "approve",
 )
 _SUPPORT = frozenset({"acknowledge", "resolve", "replay"})

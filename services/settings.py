@@ -78,6 +78,15 @@ class Settings(BaseSettings):
     bulk_approval_amount: float = Field(
         default=100_000, ge=0, description="... or above this money total in any one currency."
     )
+    validation_concurrency: int = Field(
+        default=16, ge=1, le=64, description="Look-ups a validation runs at once."
+    )
+    validation_cache_seconds: float = Field(
+        default=60, ge=0, description="How long master data answers are reused."
+    )
+    discount_approval_percent: float = Field(
+        default=20, ge=0, le=100, description="Discounts beyond this need a pricing approval."
+    )
     bulk_concurrency: int = Field(default=8, ge=1, le=64)
     bulk_rate_per_system: float = Field(
         default=50, gt=0, description="Requests per second per target system in a bulk run."

@@ -1,0 +1,1 @@
+"""Order validation: checks as data, asked of each domain's system of record."""
