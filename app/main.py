@@ -28,6 +28,9 @@ pages = [
     explorer,
     st.Page(routes.TRACE, title="Trace", icon=":material/timeline:", url_path="trace"),
     st.Page(routes.INGEST, title="Ingest", icon=":material/upload_file:", url_path="ingest"),
+    st.Page(
+        routes.VALIDATION, title="Validation", icon=":material/fact_check:", url_path="validation"
+    ),
     st.Page(routes.CONNECTIONS, title="Connections", icon=":material/lan:", url_path="connections"),
 ]
 page = st.navigation(pages)

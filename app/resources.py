@@ -16,6 +16,7 @@ from services.console import Console, open_console
 from services.errors import Q2CError
 from services.replay import Actions
 from services.settings import Settings, get_settings
+from services.validation.service import Validation
 
 __all__ = [
     "actions_or_stop",
@@ -24,6 +25,7 @@ __all__ = [
     "settings_or_stop",
     "stop_with_error",
     "systems_or_stop",
+    "validation_or_stop",
 ]
 
 
@@ -89,3 +91,17 @@ def systems_or_stop() -> Systems:
 def actions_or_stop() -> Actions:
     """Replay, resubmit and notes for the current console and systems."""
     return Actions(console_or_stop(), systems_or_stop())
+
+
+@st.cache_resource(show_spinner=False, hash_funcs={Settings: _settings_key})
+def _validation_for(settings: Settings) -> Validation:
+    """One per settings, so the master-data look-up cache is shared by every session."""
+    return Validation(_console_for(settings), _systems_for(settings))
+
+
+def validation_or_stop() -> Validation:
+    """Order validation for the current console and systems."""
+    try:
+        return _validation_for(get_settings())
+    except Q2CError as exc:
+        stop_with_error(str(exc))

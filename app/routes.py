@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["CONNECTIONS", "EXPLORER", "INGEST", "PAGES_DIR", "ROOT", "TRACE"]
+__all__ = ["CONNECTIONS", "VALIDATION", "EXPLORER", "INGEST", "PAGES_DIR", "ROOT", "TRACE"]
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES_DIR = ROOT / "pages"
@@ -13,3 +13,4 @@ EXPLORER = PAGES_DIR / "explorer.py"
 TRACE = PAGES_DIR / "trace.py"
 INGEST = PAGES_DIR / "ingest.py"
 CONNECTIONS = PAGES_DIR / "connections.py"
+VALIDATION = PAGES_DIR / "validation.py"

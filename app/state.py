@@ -7,6 +7,16 @@ Widget keys double as the names of the values they hold, so a test can seed
 from __future__ import annotations
 
 __all__ = [
+    "VALIDATION_ID",
+    "VALIDATION_RUN",
+    "VALIDATION_DEEP",
+    "VALIDATION_PICK",
+    "VALIDATION_RESULT",
+    "VALIDATION_ACCEPT",
+    "VALIDATION_ACCEPTED",
+    "VALIDATION_REASON",
+    "VALIDATION_REASON_CODE",
+    "VALIDATION_CONFIRM",
     "ACTOR_NAME",
     "ACTOR_ROLE",
     "CONNECTIONS_TESTS",
@@ -61,6 +71,19 @@ CONNECTIONS_TESTS = "connections_tests"
 def connection_test_key(system: str) -> str:
     return f"connections_test_{system}"
 
+
 # Who is acting (sidebar, demo mode). The Replay page reads these names too.
 ACTOR_NAME = "actor_name"
 ACTOR_ROLE = "actor_role"
+
+# Validation page.
+VALIDATION_ID = "validation_id"
+VALIDATION_DEEP = "validation_deep_link"
+VALIDATION_PICK = "validation_pick"
+VALIDATION_RESULT = "validation_result"
+VALIDATION_ACCEPT = "validation_accept"
+VALIDATION_ACCEPTED = "validation_accepted"
+VALIDATION_REASON = "validation_reason"
+VALIDATION_REASON_CODE = "validation_reason_code"
+VALIDATION_CONFIRM = "validation_confirm"
+VALIDATION_RUN = "validation_run"

@@ -268,6 +268,10 @@ def _register_systems_commands() -> None:
 
     register_actions(app)
 
+    from services.cli_validation import register as register_validation
+
+    register_validation(app)
+
 
 _register_systems_commands()
 

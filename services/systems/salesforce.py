@@ -153,6 +153,13 @@ class SalesforceConnector(SalesforceClient):
         by_name = {str(k).lower(): v for k, v in record.items()}
         return {name: by_name.get(name.lower()) for name in names}
 
+    def find_opportunity_id(self, quote_id: str) -> str | None:
+        """The Opportunity whose synced quote is ``quote_id`` (a Quote id), or None."""
+        op = "find_opportunity_id"
+        quote = self.check_id(op, quote_id)
+        rows = self._query(op, "SELECT Id FROM Opportunity WHERE SyncedQuoteId = {} LIMIT 1", quote)
+        return str(rows[0]["Id"]) if rows else None
+
     def list_closed_won(self, *, limit: int = 50) -> list[Record]:
         """Closed-won Opportunities, newest close date first (for the validation page).
 

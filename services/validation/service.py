@@ -18,12 +18,12 @@ from pydantic import BaseModel
 from services.audit import AuditIn, append, entries
 from services.connections import Systems
 from services.console import Console
-from services.errors import ConnectorError, InputError
+from services.errors import ConnectorError, InputError, NotFoundError
 from services.replay import claim_effect, release_effect
 from services.replay_plan import StepTarget
 from services.roles import Actor, allowed, authorize
 from services.validation.context import LookupCache
-from services.validation.engine import check_opportunity_id, history, validate
+from services.validation.engine import SF_ID, check_opportunity_id, history, validate
 from services.validation.model import ValidationOut
 
 __all__ = ["AcceptOut", "Validation"]
@@ -55,12 +55,27 @@ class Validation:
         self.settings = console.settings
         self.cache = LookupCache(self.settings.validation_cache_seconds)
 
+    def resolve(self, value: str) -> str:
+        """An Opportunity id from an Opportunity or (synced) Quote id.
+
+        Raises:
+            InputError: not a Salesforce id (nothing is asked).
+            NotFoundError: no opportunity has that quote.
+        """
+        value = (value or "").strip()
+        if SF_ID.fullmatch(value) and value.startswith("0Q0"):
+            found = self.systems.connector("salesforce").find_opportunity_id(value)
+            if not found:
+                raise NotFoundError(f"no opportunity has the synced quote {value}")
+            return str(found)
+        return check_opportunity_id(value)
+
     def validate(self, opportunity_id: str, *, actor: str | None = None) -> ValidationOut:
-        """Run every check; the run is stored with its evidence."""
+        """Run every check (an Opportunity or Quote id); the run is stored with its evidence."""
         return validate(
             engine=self.console.engine,
             connectors=self.systems.connector,
-            opportunity_id=opportunity_id,
+            opportunity_id=self.resolve(opportunity_id),
             settings=self.settings,
             cache=self.cache,
             actor=actor,

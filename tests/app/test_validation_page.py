@@ -1,0 +1,63 @@
+"""Validation page: deep link, verdict and checks by domain, accept by role, bad ids."""
+
+from __future__ import annotations
+
+import pytest
+
+from app import state
+from tests.app.conftest import ROOT, plain, rendered_text
+
+GOOD = "0065g00000ZPDfnAAH"
+
+
+@pytest.fixture
+def sandbox_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("Q2C_SAMPLE_DATA_DIR", str(ROOT / "sample_data"))
+
+
+def test_a_deep_link_validates_and_shows_checks_by_domain(open_page, sandbox_data) -> None:
+    at = open_page("validation", opportunity_id=GOOD)
+    assert not at.exception
+    text = plain(rendered_text(at))
+    assert GOOD in text and "Account" in [h.value for h in at.subheader]
+    verdicts = (
+        [a.value for a in at.success] + [a.value for a in at.warning] + [a.value for a in at.error]
+    )
+    assert any(GOOD in v for v in verdicts)
+    assert "account.erp_customer" in text
+
+
+@pytest.mark.parametrize(
+    "bad", ["006' OR Name != '", "<script>alert(1)</script>", "0015g00000L84wjAAB"]
+)
+def test_bad_ids_are_one_line_errors(open_page, sandbox_data, bad) -> None:
+    at = open_page("validation")
+    at.text_input(key=state.VALIDATION_ID).set_value(bad).run()
+    at.button(key=state.VALIDATION_RUN).click().run()
+    assert not at.exception
+    assert len(at.error) == 1
+    assert "not a" in plain(at.error[0].value)
+
+
+def test_a_viewer_sees_no_accept_button(open_page, sandbox_data) -> None:
+    at = open_page("validation")
+    at.session_state[state.ACTOR_ROLE] = "viewer"
+    at.text_input(key=state.VALIDATION_ID).set_value(GOOD).run()
+    at.button(key=state.VALIDATION_RUN).click().run()
+    assert not at.exception
+    assert not [b for b in at.button if b.key == state.VALIDATION_ACCEPT]
+
+
+def test_revops_accepts_through_the_dialog(open_page, sandbox_data) -> None:
+    at = open_page("validation", opportunity_id=GOOD)
+    at.session_state[state.ACTOR_ROLE] = "revops"
+    at.run()
+    if not [b for b in at.button if b.key == state.VALIDATION_ACCEPT]:
+        pytest.skip("the sample order does not pass every default rule")
+    at.button(key=state.VALIDATION_ACCEPT).click().run()
+    at.text_area(key=state.VALIDATION_REASON).set_value("deal desk approved")
+    at.button(key=state.VALIDATION_CONFIRM).click().run()
+    assert not at.exception
+    assert any("accepted" in s.value for s in at.success), [
+        (e.type, getattr(e, "value", "")) for e in at.main
+    ]
