@@ -7,6 +7,7 @@ Widget keys double as the names of the values they hold, so a test can seed
 from __future__ import annotations
 
 __all__ = [
+    "VALIDATION_DIALOG",
     "VALIDATION_ID",
     "VALIDATION_RUN",
     "VALIDATION_DEEP",
@@ -87,3 +88,4 @@ VALIDATION_REASON = "validation_reason"
 VALIDATION_REASON_CODE = "validation_reason_code"
 VALIDATION_CONFIRM = "validation_confirm"
 VALIDATION_RUN = "validation_run"
+VALIDATION_DIALOG = "validation_dialog"  # the opportunity whose accept dialog is open

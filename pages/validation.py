@@ -106,7 +106,11 @@ for domain in DOMAINS:
             st.caption(f"check id `{c.id}`")
 
 
-@st.dialog("Accept the order")
+def _close_accept() -> None:
+    st.session_state.pop(state.VALIDATION_DIALOG, None)
+
+
+@st.dialog("Accept the order", on_dismiss=_close_accept)
 def _accept_dialog(opportunity_id: str, approving: bool) -> None:
     if approving:
         st.warning("You approve this order despite: " + md_escape(result.summary if result else ""))
@@ -123,6 +127,7 @@ def _accept_dialog(opportunity_id: str, approving: bool) -> None:
         except Q2CError as exc:
             st.error(md_escape(str(exc)))
             return
+        _close_accept()
         st.session_state[state.VALIDATION_ACCEPTED] = out.model_dump()
         st.rerun()
 
@@ -132,15 +137,20 @@ if accepted and accepted["opportunity_id"] == result.opportunity_id:
     show = st.success if accepted["outcome"] in ("accepted", "already_accepted") else st.error
     show(f"{accepted['outcome']}: {md_escape(accepted['message'])}")
 
+approving = result.verdict == "needs_approval"
 if result.verdict == "accept" and may(settings, "accept"):
-    if st.button("Accept order", key=state.VALIDATION_ACCEPT):
-        _accept_dialog(result.opportunity_id, False)
-elif result.verdict == "needs_approval":
-    if may(settings, "approve"):
-        if st.button("Approve and accept", key=state.VALIDATION_ACCEPT):
-            _accept_dialog(result.opportunity_id, True)
-    elif may(settings, "accept"):
+    label = "Accept order"
+elif approving and may(settings, "approve"):
+    label = "Approve and accept"
+else:
+    label = ""
+    if approving and may(settings, "accept"):
         st.info("This order needs an admin's approval before it can be accepted.")
+if label and st.button(label, key=state.VALIDATION_ACCEPT):
+    # Kept in session state: a full rerun (not only the dialog's) redraws it.
+    st.session_state[state.VALIDATION_DIALOG] = result.opportunity_id
+if st.session_state.get(state.VALIDATION_DIALOG) == result.opportunity_id:
+    _accept_dialog(result.opportunity_id, approving)
 
 with st.expander("Earlier validations of this opportunity"):
     runs = validation.history(result.opportunity_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
@@ -285,8 +286,13 @@ class NetSuiteRecordApi(HttpConnector):
         return [str(item["id"]) for item in self._pages(op, rtype, q, limit)]
 
     def _all(self, op: str, rtype: str) -> list[Record]:
-        """Every record of a type, read one by one (collections list ids only)."""
-        return [self._record(op, rtype, rid) for rid in self._ids(op, rtype)]
+        """Every record of a type (collections list ids only, so each record is read;
+        a few at a time, as one round trip each would add up)."""
+        ids = self._ids(op, rtype)
+        if len(ids) <= 1:
+            return [self._record(op, rtype, rid) for rid in ids]
+        with ThreadPoolExecutor(max_workers=min(8, len(ids)), thread_name_prefix="q2c-erp") as pool:
+            return list(pool.map(lambda rid: self._record(op, rtype, rid), ids))
 
     def _first(self, op: str, rtype: str, q: str) -> Record | None:
         """The first record matching ``q``, or None."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 import requests
@@ -89,19 +90,34 @@ class SalesforceConnector(SalesforceClient):
         op = "get_opportunity"
         opp_id = self.check_id(op, opportunity_id)
         fields = dict.fromkeys([*OPPORTUNITY_FIELDS, self.status_field, self.detail_field])
-        opportunity = self._one(op, "Opportunity", list(fields), opp_id)
-        account_id = opportunity.get("AccountId")
-        account = self._find(op, "Account", ACCOUNT_FIELDS, [account_id]) if account_id else []
-        items = self._query(
-            op,
-            "SELECT {:literal} FROM OpportunityLineItem WHERE OpportunityId = {} ORDER BY Id",
-            ", ".join(LINE_ITEM_FIELDS),
-            opportunity["Id"],
-        )
-        product_ids = {i["Product2Id"] for i in items if i.get("Product2Id")}
-        entry_ids = {i["PricebookEntryId"] for i in items if i.get("PricebookEntryId")}
-        products = self._find(op, "Product2", PRODUCT_FIELDS, product_ids)
-        entries = self._find(op, "PricebookEntry", PRICEBOOK_ENTRY_FIELDS, entry_ids)
+        # Two round trips instead of five: the Opportunity and its lines together, then
+        # the Account, products and price book entries together.
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="q2c-sf") as pool:
+            opp_future = pool.submit(self._one, op, "Opportunity", list(fields), opp_id)
+            items_future = pool.submit(
+                self._query,
+                op,
+                "SELECT {:literal} FROM OpportunityLineItem WHERE OpportunityId = {} ORDER BY Id",
+                ", ".join(LINE_ITEM_FIELDS),
+                opp_id,
+            )
+            opportunity = opp_future.result()
+            items = items_future.result()
+            account_id = opportunity.get("AccountId")
+            product_ids = {i["Product2Id"] for i in items if i.get("Product2Id")}
+            entry_ids = {i["PricebookEntryId"] for i in items if i.get("PricebookEntryId")}
+            account_f = (
+                pool.submit(self._find, op, "Account", ACCOUNT_FIELDS, [account_id])
+                if account_id
+                else None
+            )
+            products_f = pool.submit(self._find, op, "Product2", PRODUCT_FIELDS, product_ids)
+            entries_f = pool.submit(
+                self._find, op, "PricebookEntry", PRICEBOOK_ENTRY_FIELDS, entry_ids
+            )
+            account = account_f.result() if account_f is not None else []
+            products = products_f.result()
+            entries = entries_f.result()
         return OpportunityDetail(
             opportunity=opportunity,
             account=account[0] if account else None,

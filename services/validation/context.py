@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +123,21 @@ class OrderContext:
         return list(seen)
 
     # -- asking the systems ----------------------------------------------------------
+
+    def ask_many(self, system: str, method: str, args: list[Any]) -> list[Any]:
+        """``ask(system, method, a)`` for each ``a`` in ``args``, all at once.
+
+        A rule that asks per product code uses this, so 20 codes take one round
+        trip, not twenty. Answers come back in the order of ``args``.
+
+        Raises:
+            SystemUnreachable: the system could not be asked.
+        """
+        if len(args) <= 1:
+            return [self.ask(system, method, a) for a in args]
+        with ThreadPoolExecutor(max_workers=min(len(args), 16)) as pool:
+            futures = [pool.submit(self.ask, system, method, a) for a in args]
+            return [f.result() for f in futures]
 
     def ask(self, system: str, method: str, *args: Any, **kwargs: Any) -> Any:
         """``connector(system).method(*args, **kwargs)``, cached and shared.
