@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["CONNECTIONS", "VALIDATION", "EXPLORER", "INGEST", "PAGES_DIR", "ROOT", "TRACE"]
+__all__ = ["AUDIT", "CONNECTIONS", "VALIDATION", "EXPLORER", "INGEST", "PAGES_DIR", "ROOT", "TRACE"]
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES_DIR = ROOT / "pages"
@@ -14,3 +14,4 @@ TRACE = PAGES_DIR / "trace.py"
 INGEST = PAGES_DIR / "ingest.py"
 CONNECTIONS = PAGES_DIR / "connections.py"
 VALIDATION = PAGES_DIR / "validation.py"
+AUDIT = PAGES_DIR / "audit.py"

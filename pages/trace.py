@@ -1,12 +1,15 @@
-"""Trace: one transaction end to end: where it broke, why, and every attempt's bodies."""
+"""Trace: one transaction end to end: where it broke, why, every attempt's bodies, and
+the actions on its failed steps (replay, resubmit, acknowledge, resolve, ignore)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from app import routes, state
+from app.actions_view import open_dialog, render_actions
+from app.lineage import failed_steps, render_lineage, render_records
 from app.params import Binding, pull, push
-from app.resources import console_or_stop
+from app.resources import console_or_stop, settings_or_stop
 from app.timeline import timeline_figure
 from app.trace_view import (
     failed_event,
@@ -16,10 +19,12 @@ from app.trace_view import (
     trace_choice_label,
 )
 from app.ui import md_escape
+from services.audit_view import transaction_entries
 
 RELATED_SHOWN = 20
 
 console = console_or_stop()
+settings = settings_or_stop()
 
 bindings = [Binding("key", state.TRACE_KEY), Binding("tx", state.TRACE_PICK)]
 pull(bindings, state.TRACE_APPLIED)
@@ -66,6 +71,8 @@ render_header(trace)
 failure = failed_event(trace)
 if failure is not None:
     render_failure(trace, failure)
+steps = failed_steps(trace)
+render_actions(trace.transaction_id, steps, settings=settings)
 
 st.subheader("Timeline")
 flow_steps = console.catalog.flows.get(trace.flow or "", ())
@@ -74,6 +81,13 @@ st.plotly_chart(
     key="trace_timeline",
     config={"displaylogo": False},
 )
+
+st.subheader("Lineage")
+st.caption("Per step: the original attempts, the console's replays and resubmits, the outcome.")
+render_lineage(trace)
+
+st.subheader("Actions on record")
+render_records(transaction_entries(console, trace.transaction_id), key="trace_records")
 
 st.subheader(f"Attempts ({len(trace.events)})")
 render_attempts(trace.events, highlight=failure)
@@ -92,3 +106,5 @@ if trace.related:
         st.caption(f"… and {len(trace.related) - RELATED_SHOWN} more.")
 else:
     st.caption("None: no other transaction shares a key with this one.")
+
+open_dialog(trace.transaction_id, steps, settings=settings)
