@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import routes, state
 from app.actions_view import open_dialog, render_actions
+from app.continue_view import render_continue
 from app.lineage import failed_steps, render_lineage, render_records
 from app.params import Binding, pull, push
 from app.resources import console_or_stop, settings_or_stop
@@ -73,6 +74,7 @@ if failure is not None:
     render_failure(trace, failure)
 steps = failed_steps(trace)
 render_actions(trace.transaction_id, steps, settings=settings)
+render_continue(trace, steps, settings=settings)
 
 st.subheader("Timeline")
 flow_steps = console.catalog.flows.get(trace.flow or "", ())
