@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["AUDIT", "CONNECTIONS", "VALIDATION", "EXPLORER", "INGEST", "PAGES_DIR", "ROOT", "TRACE"]
+__all__ = [
+    "AUDIT",
+    "CONNECTIONS",
+    "EXPLORER",
+    "INGEST",
+    "PAGES_DIR",
+    "REPLAY",
+    "ROOT",
+    "TRACE",
+    "VALIDATION",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES_DIR = ROOT / "pages"
@@ -15,3 +25,4 @@ INGEST = PAGES_DIR / "ingest.py"
 CONNECTIONS = PAGES_DIR / "connections.py"
 VALIDATION = PAGES_DIR / "validation.py"
 AUDIT = PAGES_DIR / "audit.py"
+REPLAY = PAGES_DIR / "replay.py"

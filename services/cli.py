@@ -272,8 +272,13 @@ def _register_systems_commands() -> None:
 
     register_validation(app)
 
+    from services.cli_bulk import register as register_bulk
 
-_register_systems_commands()
+    register_bulk(app)
+
+
+if __name__ != "__main__":  # ``python -m services.cli`` runs the imported module's app
+    _register_systems_commands()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -304,4 +309,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Run the app of the imported module (the one with every command registered), not
+    # a second copy of this file, which would import the command modules in a cycle.
+    from services.cli import main as _main
+
+    sys.exit(_main())
