@@ -21,6 +21,7 @@ from services.seed_master import Master, build_master
 from services.seed_report import dump, dump_records, quarantine_lines, render_readme, tally
 from services.seed_steps import Tx, error_for, payload, step_keys
 from services.seed_tx import MODES, bind, close, on_success, script
+from services.seed_validation import add_validation_demo
 
 __all__ = ["END", "START", "SeedSummary", "generate"]
 
@@ -387,6 +388,7 @@ def generate(*, out_dir: Path, seed: int = 7, transactions: int = 1500) -> SeedS
         "events-quarantine-demo.jsonl": "".join(q + "\n" for q in quarantine_lines(objs)),
     }
     master = m.records()
+    demos = add_validation_demo(master)  # after the transactions: the events stay the same
     for system, records in master.items():
         files[f"master/{system}.json"] = dump_records(records) + "\n"
     counts = tally(txs, objs, effects)
@@ -397,6 +399,7 @@ def generate(*, out_dir: Path, seed: int = 7, transactions: int = 1500) -> SeedS
         start=_fmt(START),
         end=_fmt(END),
         master=master,
+        demos=demos,
     )
     for name, text in files.items():
         _write(out_dir / name, text)

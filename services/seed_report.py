@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from services.seed_steps import Tx
+from services.seed_validation import DemoRow
 
 __all__ = ["MODE_DOCS", "dump", "dump_records", "quarantine_lines", "render_readme", "tally"]
 
@@ -111,6 +112,7 @@ def render_readme(
     start: str,
     end: str,
     master: dict[str, dict[str, Any]],
+    demos: Sequence[DemoRow] = (),
 ) -> str:
     """The README text for one generated data set."""
     ev = counts["events"]
@@ -194,8 +196,33 @@ def render_readme(
         "shared: amendments, renewals and usage true-ups refer to subscriptions created by",
         "earlier order activations, payments to invoices of earlier transactions.",
         "",
+        *_demo_section(demos),
     ]
     return "\n".join(lines)
+
+
+def _demo_section(demos: Sequence[DemoRow]) -> list[str]:
+    """The "Validation demo orders" section: one row per demo opportunity."""
+    if not demos:
+        return []
+    rows = [
+        [f"`{d.opportunity_id}`", d.name, f"`{d.rule}`" if d.rule else "-", d.status, d.verdict]
+        for d in demos
+    ]
+    return [
+        "## Validation demo orders",
+        "",
+        "Closed-won orders to try `q2c validate OPPORTUNITY_ID` on, each built to show one",
+        "default rule failing (or warning); they have no events. Each has its own Account with",
+        "its ERP customer, billing account and tax address (the duplicate's Account has none;",
+        "the parent Account of the order whose parent is not in the ERP has none either). The",
+        "demo products `REPORT-PACK`, `BI-CONNECT`, `PARTNER-PORTAL`, `VOICE-ADDON`,",
+        "`CARBON-RPT`, `AI-ASSIST` and `PLAT-2YR` each carry one planted problem. The order",
+        "without a postal code also fails `tax.address_resolves`.",
+        "",
+        *_table(["opportunity", "name", "rule", "status", "verdict"], rows),
+        "",
+    ]
 
 
 def dump(obj: Any) -> str:

@@ -216,7 +216,7 @@ def test_payment_and_customer_upsert_keep_state(erp: ErpConnector) -> None:
 def test_reference_data_through_the_connector(erp: ErpConnector) -> None:
     assert [s["name"] for s in erp.list_subsidiaries()] == ["US01", "DE01", "GB01", "CA01", "AU01"]
     assert erp.get_subsidiary("CA01")["allowedCurrencies"] == ["CAD", "USD"]
-    assert len(erp.list_items()) == 19
+    assert len(erp.list_items()) == 26
     assert erp.get_item("SEAT-LEGACY")["isInactive"] is True
     assert erp.period_for("2026-10-15")["closed"] is True
     assert erp.period_for("2026-11-15")["closed"] is False
@@ -230,12 +230,12 @@ def test_collections_page_with_limit_offset_and_links(raw: httpx.Client) -> None
         100,
         True,
         0,
-        300,
+        320,
     )
     assert [link["rel"] for link in first["links"]] == ["self", "next"]
     assert first["links"][1]["href"].endswith("/customer?limit=100&offset=100")
     last = raw.get("/customer", params={"limit": 100, "offset": 250}).json()
-    assert (last["count"], last["hasMore"]) == (50, False)
+    assert (last["count"], last["hasMore"]) == (70, False)
     assert set(last["items"][0]) == {"id", "links"}
     query = raw.get(
         "/item", params={"q": 'itemId START_WITH "SEAT" AND isInactive IS false'}
