@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "VALIDATION_DIALOG",
     "VALIDATION_ID",
+    "VALIDATION_REQUEST_FORM",
     "VALIDATION_RUN",
     "VALIDATION_DEEP",
     "VALIDATION_PICK",
@@ -88,4 +89,5 @@ VALIDATION_REASON = "validation_reason"
 VALIDATION_REASON_CODE = "validation_reason_code"
 VALIDATION_CONFIRM = "validation_confirm"
 VALIDATION_RUN = "validation_run"
+VALIDATION_REQUEST_FORM = "validation_request_approval"
 VALIDATION_DIALOG = "validation_dialog"  # the opportunity whose accept dialog is open

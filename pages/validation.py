@@ -138,19 +138,40 @@ if accepted and accepted["opportunity_id"] == result.opportunity_id:
     show(f"{accepted['outcome']}: {md_escape(accepted['message'])}")
 
 approving = result.verdict == "needs_approval"
+if approving:
+    for req in validation.approval_requests(result.opportunity_id)[:3]:
+        st.caption(
+            f"Approval requested by {md_escape(req.actor)} ({req.role}) on "
+            f"{req.created:%Y-%m-%d %H:%M} UTC: {md_escape(req.reason or '')}"
+        )
 if result.verdict == "accept" and may(settings, "accept"):
     label = "Accept order"
 elif approving and may(settings, "approve"):
     label = "Approve and accept"
 else:
     label = ""
-    if approving and may(settings, "accept"):
-        st.info("This order needs an admin's approval before it can be accepted.")
 if label and st.button(label, key=state.VALIDATION_ACCEPT):
     # Kept in session state: a full rerun (not only the dialog's) redraws it.
     st.session_state[state.VALIDATION_DIALOG] = result.opportunity_id
 if st.session_state.get(state.VALIDATION_DIALOG) == result.opportunity_id:
     _accept_dialog(result.opportunity_id, approving)
+if approving and not label and may(settings, "request_approval"):
+    st.info("This order needs an admin's approval before it can be accepted.")
+    with st.form(state.VALIDATION_REQUEST_FORM):
+        code = st.selectbox("Reason code", settings.reason_codes)
+        why = st.text_input("Why should it be approved? (required)")
+        if st.form_submit_button("Request approval"):
+            try:
+                asked = validation.request_approval(
+                    result.opportunity_id,
+                    actor=current_actor(settings),
+                    reason=why,
+                    reason_code=str(code),
+                )
+            except Q2CError as exc:
+                st.error(md_escape(str(exc)))
+            else:
+                st.success(md_escape(asked.message))
 
 with st.expander("Earlier validations of this opportunity"):
     runs = validation.history(result.opportunity_id)

@@ -37,9 +37,10 @@ ACTIONS = (
     "continue",
     "bulk_replay",
     "accept",
+    "request_approval",
     "approve",
 )
-_SUPPORT = frozenset({"acknowledge", "resolve", "replay"})
+_SUPPORT = frozenset({"acknowledge", "resolve", "replay", "request_approval"})
 _REVOPS = frozenset(ACTIONS) - {"approve"}
 ROLES: dict[str, frozenset[str]] = {
     "viewer": frozenset(),

@@ -33,7 +33,9 @@ class AcceptOut(BaseModel):
     """What an accept did."""
 
     opportunity_id: str
-    outcome: Literal["accepted", "already_accepted", "refused", "failed", "in_progress"]
+    outcome: Literal[
+        "accepted", "already_accepted", "refused", "failed", "in_progress", "requested"
+    ]
     message: str
     verdict: str | None = None
     run_id: int | None = None
@@ -100,12 +102,48 @@ class Validation:
             if e.outcome == "accepted" and e.target
         }
 
-    def accept(
+    def approval_requests(self, opportunity_id: str) -> list[Any]:
+        """Who asked for an approval of this order, newest first (audit entries)."""
+        opp = check_opportunity_id(opportunity_id)
+        found = entries(self.console.engine, action="request_approval", newest_first=True)
+        return [e for e in found if e.target == opp]
+
+    def request_approval(
         self, opportunity_id: str, *, actor: Actor, reason: str, reason_code: str
     ) -> AcceptOut:
-        """Accept the order if its fresh verdict allows it; write the status to Salesforce."""
-        authorize(actor, "accept", self.settings)
-        opp = check_opportunity_id(opportunity_id)
+        """Ask an admin to approve an order whose verdict is needs_approval (on the record)."""
+        authorize(actor, "request_approval", self.settings)
+        self._check_reason(reason, reason_code)
+        opp = self.resolve(opportunity_id)
+        runs = history(self.console.engine, opp, limit=1)
+        if not runs or runs[0].verdict != "needs_approval":
+            raise InputError(
+                f"{opp}: only an order whose last validation says needs_approval can be sent "
+                "for approval (validate it first)"
+            )
+        entry = append(
+            self.console.engine,
+            AuditIn(
+                actor=actor.name,
+                role=actor.role,
+                action="request_approval",
+                outcome="requested",
+                reason_code=reason_code,
+                reason=reason.strip(),
+                target=opp,
+                detail={"verdict": runs[0].verdict, "run_id": runs[0].run_id},
+            ),
+        )
+        return AcceptOut(
+            opportunity_id=opp,
+            outcome="requested",
+            message="approval requested: an admin can approve and accept it",
+            verdict=runs[0].verdict,
+            run_id=runs[0].run_id,
+            audit_seq=entry.seq,
+        )
+
+    def _check_reason(self, reason: str, reason_code: str) -> None:
         if not reason or not reason.strip():
             raise InputError("a reason is required: say why (it goes on the record)")
         if reason_code not in self.settings.reason_codes:
@@ -113,6 +151,14 @@ class Validation:
                 f"unknown reason code {reason_code!r}; use one of: "
                 + ", ".join(self.settings.reason_codes)
             )
+
+    def accept(
+        self, opportunity_id: str, *, actor: Actor, reason: str, reason_code: str
+    ) -> AcceptOut:
+        """Accept the order if its fresh verdict allows it; write the status to Salesforce."""
+        authorize(actor, "accept", self.settings)
+        opp = check_opportunity_id(opportunity_id)
+        self._check_reason(reason, reason_code)
         done = [e for e in entries(self.console.engine, action="accept") if e.target == opp]
         done = [e for e in done if e.outcome == "accepted"]
         if done:

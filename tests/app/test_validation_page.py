@@ -60,3 +60,42 @@ def test_revops_accepts_through_the_dialog(open_page, sandbox_data) -> None:
     assert any("accepted" in s.value for s in at.success), [
         (e.type, getattr(e, "value", "")) for e in at.main
     ]
+
+
+NEEDS_APPROVAL = "0065g00000VD002AAD"  # demo: a 30% discount
+
+
+def test_revops_requests_approval_and_the_admin_sees_it(open_page, sandbox_data) -> None:
+    at = open_page("validation")
+    at.session_state[state.ACTOR_ROLE] = "revops"
+    at.session_state[state.ACTOR_NAME] = "raj"
+    at.text_input(key=state.VALIDATION_ID).set_value(NEEDS_APPROVAL).run()
+    at.button(key=state.VALIDATION_RUN).click().run()
+    assert any("Needs approval" in w.value for w in at.warning)
+    assert not [b for b in at.button if b.key == state.VALIDATION_ACCEPT]  # revops may not approve
+    at.text_input[1].set_value("strategic account, deal desk agreed")
+    at.button[-1].click().run()
+    assert not at.exception
+    assert any("approval requested" in s.value for s in at.success)
+    at.session_state[state.ACTOR_ROLE] = "admin"
+    at.button(key=state.VALIDATION_RUN).click().run()
+    assert any("Approval requested by raj" in plain(c.value) for c in at.caption)
+    assert [b for b in at.button if b.key == state.VALIDATION_ACCEPT][
+        0
+    ].label == "Approve and accept"
+
+
+def test_the_cli_and_the_page_agree(open_page, sandbox_data, capsys) -> None:
+    import json
+
+    from services.cli import main
+
+    for opp in (GOOD, NEEDS_APPROVAL, "0065g00000VD004AAD"):
+        assert main(["validate", opp, "--json"]) in (0, 1)
+        cli = json.loads(capsys.readouterr().out)
+        at = open_page("validation", opportunity_id=opp)
+        page = at.session_state[state.VALIDATION_RESULT]
+        assert page.verdict == cli["verdict"]
+        assert {c.id: c.status for c in page.checks} == {
+            c["id"]: c["status"] for c in cli["checks"]
+        }

@@ -153,3 +153,41 @@ def test_accept_writes_salesforce_and_a_second_accept_is_a_no_op(validation) -> 
     again = v.accept(GOOD, actor=raj, reason="again", reason_code="other")
     assert again.outcome == "already_accepted" and "nothing done" in again.message
     assert GOOD in v.accepted_ids()
+
+
+def test_the_tax_engine_down_makes_tax_unknown_and_the_verdict_not_accept(validation) -> None:
+    _, v = validation
+    assert v.systems.sandbox is not None
+    v.systems.sandbox.faults.update({"tax_outage": True})
+    out = v.validate(GOOD)
+    tax = {c.id: c.status for c in out.checks if c.domain == "tax" and c.system == "tax"}
+    assert tax and set(tax.values()) == {"unknown"}
+    assert out.unreached == ["tax"] and out.verdict == "needs_approval"
+
+
+def test_the_erp_timing_out_is_unknown_not_a_failure(validation, monkeypatch) -> None:
+    from services.errors import TimedOut
+
+    _, v = validation
+    erp = v.systems.connector("erp")
+
+    def timeout(*args: object, **kwargs: object) -> None:
+        raise TimedOut(system="erp", operation="find_customer", message="no answer in time")
+
+    monkeypatch.setattr(erp, "find_customer", timeout)
+    out = v.validate(GOOD)
+    status = {c.id: c.status for c in out.checks}
+    assert status["account.erp_customer"] == "unknown"
+    assert "erp" in out.unreached and out.verdict != "accept"
+    assert not [c for c in out.checks if c.status == "fail"]
+
+
+def test_billing_answering_429_then_succeeding_is_a_pass(validation) -> None:
+    _, v = validation
+    sandbox = v.systems.sandbox
+    assert sandbox is not None
+    sandbox.faults.update({"rate_limit": {"billing": 1}, "retry_after_seconds": 1})
+    out = v.validate(GOOD)
+    assert out.verdict == "accept" and out.unreached == []
+    billing = [r.status for r in sandbox.requests_to("billing")]
+    assert billing[0] == 429 and 200 in billing
