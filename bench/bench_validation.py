@@ -46,10 +46,15 @@ def _add_order(sandbox: Any, lines: int) -> None:
     opp["Id"] = BENCH_OPP
     sf["Opportunity"]["records"].append(opp)
     currency = opp["CurrencyIsoCode"]
+    # Products the systems of record all know (not the sample's typo, retired or demo ones),
+    # so the order is a realistic one that can pass.
     entries = [
         e
         for e in sf["PricebookEntry"]["records"]
-        if e["CurrencyIsoCode"] == currency and e["IsActive"]
+        if e["CurrencyIsoCode"] == currency
+        and e["IsActive"]
+        and e["ProductCode"] not in {"PLAT-ANNAUL", "SEAT-LEGACY"}
+        and "00000VD" not in e["Id"]
     ]
     for i in range(lines):
         entry = entries[i % len(entries)]

@@ -36,3 +36,33 @@ def test_run_all_on_a_small_file_writes_every_result(tmp_path: Path) -> None:
         "memory-1k.json",
     }
     assert not list(tmp_path.glob("*.db")), "the benches remove their stores"
+
+
+def _bench(tmp_path: Path, *args: str, codes: tuple[int, ...] = (0,)) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("Q2C_")}
+    env["Q2C_BENCH_OUT"] = str(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode in codes and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_validation_bench_runs(tmp_path: Path) -> None:
+    out = _bench(
+        tmp_path, "bench/bench_validation.py", "--lines", "5", "--latency-ms", "1",
+        "--warm-runs", "1",
+    )  # fmt: skip
+    assert "verdict of the bench order: accept" in out
+    assert "target: a 5-line order validates" in out
+
+
+def test_replay_bench_runs_and_sends_each_step_once(tmp_path: Path) -> None:
+    # 40 steps are too few for the rate target (exit 1 says so); the counts must hold.
+    out = _bench(tmp_path, "bench/bench_replay.py", "--events", "40", codes=(0, 1))
+    assert "sandbox: 40 POSTs, 40 keys, 0 duplicates" in out
