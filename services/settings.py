@@ -87,6 +87,25 @@ class Settings(BaseSettings):
     discount_approval_percent: float = Field(
         default=20, ge=0, le=100, description="Discounts beyond this need a pricing approval."
     )
+    error_rules: Path | None = Field(
+        default=None, description="JSON error classification rules; built-in defaults if unset."
+    )
+    sla_minutes: dict[str, int] = Field(
+        default={
+            "order_activation": 240,
+            "amendment": 240,
+            "renewal": 1440,
+            "usage_trueup": 1440,
+            "payment": 60,
+        },
+        description="End-to-end SLA per flow, minutes (JSON object in the environment).",
+    )
+    alert_rules: Path | None = Field(
+        default=None, description="JSON alert threshold rules; built-in defaults if unset."
+    )
+    alert_webhook_url: str | None = Field(
+        default=None, description="Where firing alerts are posted (JSON); unset: not posted."
+    )
     bulk_concurrency: int = Field(default=8, ge=1, le=64)
     bulk_rate_per_system: float = Field(
         default=50, gt=0, description="Requests per second per target system in a bulk run."

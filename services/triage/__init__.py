@@ -1,0 +1,1 @@
+"""Triage: where a failure originated, what state its handling is in."""
