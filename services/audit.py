@@ -30,6 +30,8 @@ from services.errors import InputError, StoreError
 
 __all__ = [
     "GENESIS",
+    "append_many_in",
+    "lock_audit",
     "AuditIn",
     "AuditOut",
     "VerifyResult",
@@ -136,9 +138,39 @@ def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def _lock(conn: Connection) -> None:
+def lock_audit(conn: Connection) -> None:
+    """Serialise appends: call first in the (writer) transaction that appends."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_AUDIT_LOCK})")
+
+
+_lock = lock_audit
+_JSON_FIELDS = ("request", "diff", "response", "detail")
+
+
+def append_many_in(conn: Connection, items: list[AuditIn], created: datetime) -> list[int]:
+    """Append ``items`` in order inside the caller's serialised transaction (see
+    :func:`lock_audit`): one insert and one head update. Returns their sequence numbers."""
+    head = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
+    seq, prev = (head[0], head[1]) if head else (0, GENESIS)
+    rows, seqs = [], []
+    for entry in items:
+        seq += 1
+        data = entry.model_dump()
+        digest = _digest({**data, "seq": seq, "created": _iso(created), "prev_hash": prev})
+        row = {k: v for k, v in data.items() if k not in _JSON_FIELDS}
+        row.update({f"{k}_json": _dumps(data[k]) for k in _JSON_FIELDS})
+        row.update(seq=seq, created=created, prev_hash=prev, hash=digest)
+        rows.append(row)
+        seqs.append(seq)
+        prev = digest
+    if rows:
+        conn.execute(insert(AuditEntry), rows)
+        if head:
+            conn.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
+        else:
+            conn.execute(insert(AuditHead).values(id=1, seq=seq, hash=prev))
+    return seqs
 
 
 def append(engine: Engine, entry: AuditIn, *, now: datetime | None = None) -> AuditOut:
@@ -158,39 +190,12 @@ def append(engine: Engine, entry: AuditIn, *, now: datetime | None = None) -> Au
 
 
 def append_in(conn: Connection, entry: AuditIn, created: datetime) -> AuditOut:
-    """Append inside the caller's (already serialised) transaction."""
-    head = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
-    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-    data = entry.model_dump()
-    body = {**data, "seq": seq, "created": _iso(created), "prev_hash": prev}
-    digest = _digest(body)
-    conn.execute(
-        insert(AuditEntry).values(
-            seq=seq,
-            created=created,
-            actor=entry.actor,
-            role=entry.role,
-            action=entry.action,
-            reason_code=entry.reason_code,
-            reason=entry.reason,
-            transaction_id=entry.transaction_id,
-            step=entry.step,
-            target=entry.target,
-            idempotency_key=entry.idempotency_key,
-            request_json=_dumps(entry.request),
-            diff_json=_dumps(entry.diff),
-            outcome=entry.outcome,
-            response_json=_dumps(entry.response),
-            detail_json=_dumps(entry.detail),
-            prev_hash=prev,
-            hash=digest,
-        )
-    )
-    if head:
-        conn.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=digest))
-    else:
-        conn.execute(insert(AuditHead).values(id=1, seq=seq, hash=digest))
-    return AuditOut(**data, seq=seq, created=created, prev_hash=prev, hash=digest)
+    """Append one entry inside the caller's (already serialised) transaction."""
+    [seq] = append_many_in(conn, [entry], created)
+    row = conn.execute(
+        select(AuditEntry.prev_hash, AuditEntry.hash).where(AuditEntry.seq == seq)
+    ).one()
+    return AuditOut(**entry.model_dump(), seq=seq, created=created, prev_hash=row[0], hash=row[1])
 
 
 def _row_out(row: Any) -> AuditOut:

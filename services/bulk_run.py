@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, update
+from sqlalchemy import Engine, Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.action_models import AuditEntry, AuditHead, BulkItem, BulkRun, StepClaim
-from services.audit import GENESIS, AuditIn, _digest, _dumps, _iso, _lock
+from services.action_models import BulkItem, BulkRun, StepClaim
+from services.audit import AuditIn, append_many_in, lock_audit
 from services.catalog import Catalog
 from services.connections import Systems
 from services.db import writer_connection
@@ -390,44 +390,6 @@ def _claim_many(ctx: RunContext, items: list[RunItem]) -> set[str]:
         raise StoreError(f"cannot record the action: {exc.__class__.__name__}") from None
 
 
-def _append_many(conn: Connection, entries: list[AuditIn], created: datetime) -> list[int]:
-    """:func:`services.audit.append_in` for many entries: one insert, one head update."""
-    head = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
-    seq, prev = (head[0], head[1]) if head else (0, GENESIS)
-    rows, seqs = [], []
-    for entry in entries:
-        seq += 1
-        data = entry.model_dump()
-        digest = _digest({**data, "seq": seq, "created": _iso(created), "prev_hash": prev})
-        rows.append(
-            {
-                **{k: data[k] for k in _AUDIT_PLAIN},
-                **{f"{k}_json": _dumps(data[k]) for k in _AUDIT_JSON},
-                "seq": seq,
-                "created": created,
-                "prev_hash": prev,
-                "hash": digest,
-            }
-        )
-        seqs.append(seq)
-        prev = digest
-    if rows:
-        conn.execute(insert(_AUDIT), rows)
-        values = {"seq": seq, "hash": prev}
-        if head:
-            conn.execute(update(AuditHead).where(AuditHead.id == 1).values(**values))
-        else:
-            conn.execute(insert(AuditHead).values(id=1, **values))
-    return seqs
-
-
-_AUDIT = cast(Table, AuditEntry.__table__)
-_AUDIT_JSON = ("request", "diff", "response", "detail")
-_AUDIT_PLAIN = tuple(
-    k for k in AuditIn.model_fields if k not in _AUDIT_JSON
-)  # actor, role, action, outcome, reason_code, reason, transaction_id, step, target, key
-
-
 def _flush(ctx: RunContext, results: list[ItemResult]) -> None:
     """Events, then audit entries + item states + claim releases in one transaction."""
     if not results:
@@ -448,8 +410,8 @@ def _flush(ctx: RunContext, results: list[ItemResult]) -> None:
         now = datetime.now(UTC).replace(tzinfo=None)
         recorded = [r for r in results if r.outcome not in _UNRECORDED]
         with writer_connection(ctx.engine) as conn, conn.begin():
-            _lock(conn)
-            seqs = _append_many(conn, [_audit_in(ctx, r) for r in recorded], now)
+            lock_audit(conn)
+            seqs = append_many_in(conn, [_audit_in(ctx, r) for r in recorded], now)
             seq_of = {id(r): s for r, s in zip(recorded, seqs, strict=True)}
             items, claims = [], []
             for r in results:
