@@ -31,6 +31,12 @@ pages = [
     st.Page(
         routes.VALIDATION, title="Validation", icon=":material/fact_check:", url_path="validation"
     ),
+    st.Page(
+        routes.RECONCILIATION,
+        title="Reconciliation",
+        icon=":material/balance:",
+        url_path="reconciliation",
+    ),
     st.Page(routes.REPLAY, title="Replay", icon=":material/replay:", url_path="replay"),
     st.Page(routes.AUDIT, title="Audit", icon=":material/verified_user:", url_path="audit"),
     st.Page(routes.CONNECTIONS, title="Connections", icon=":material/lan:", url_path="connections"),

@@ -10,6 +10,7 @@ __all__ = [
     "EXPLORER",
     "INGEST",
     "PAGES_DIR",
+    "RECONCILIATION",
     "REPLAY",
     "ROOT",
     "TRACE",
@@ -26,3 +27,4 @@ CONNECTIONS = PAGES_DIR / "connections.py"
 VALIDATION = PAGES_DIR / "validation.py"
 AUDIT = PAGES_DIR / "audit.py"
 REPLAY = PAGES_DIR / "replay.py"
+RECONCILIATION = PAGES_DIR / "reconciliation.py"

@@ -276,6 +276,10 @@ def _register_systems_commands() -> None:
 
     register_bulk(app)
 
+    from services.cli_reconcile import register as register_reconcile
+
+    register_reconcile(app)
+
 
 if __name__ != "__main__":  # ``python -m services.cli`` runs the imported module's app
     _register_systems_commands()
