@@ -17,6 +17,7 @@ from app.ui import (
     status_badge,
 )
 from services.schemas import EventOut, TraceOut, TransactionSummary
+from services.triage.views import StepClassification
 
 __all__ = [
     "failed_event",
@@ -158,3 +159,19 @@ def render_attempts(events: Sequence[EventOut], *, highlight: EventOut | None = 
                 json_viewer("Response body", e.response)
             with raw:
                 json_viewer("CloudEvent as received", e.raw, expanded=2)
+
+
+def render_triage(trace: TraceOut, steps: list[StepClassification]) -> None:
+    """Triage state, and each failed step's category, origin, why and runbook."""
+    if trace.triage_state is None and not steps:
+        return
+    who = f" to {md_escape(trace.assignee)}" if trace.assignee else ""
+    st.markdown(f"**Triage:** {md_escape(trace.triage_state or '—')}{who}")
+    for s in steps:
+        st.markdown(
+            f"{md_code(s.step)} · **{md_escape(s.category)}** · origin **{md_escape(s.origin)}**"
+        )
+        if s.why:
+            st.caption(md_escape(s.why))
+        if s.runbook:
+            st.caption(f"Runbook: {md_code(s.runbook)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import streamlit as st
 
 from app import routes, state
@@ -11,11 +12,30 @@ from app.params import Binding, join_list, parse_window, pull, push, split_list
 from app.resources import console_or_stop
 from app.ui import STATUS_LABELS, STATUSES, md_escape, style_transactions, transactions_frame
 from services.errors import InputError
-from services.schemas import SearchFilters
+from services.schemas import SearchFilters, TransactionSummary
+from services.triage.state import TRIAGE_STATES
 
 PAGE_SIZE = 100
 TABLE_HEIGHT = 560
 KNOWN_SYSTEMS = ("salesforce", "middleware", "erp", "billing", "tax", "payments")
+EXPLORER_TRIAGE = "explorer_triage"  # widget key (belongs in app.state)
+
+
+def triage_text(t: TransactionSummary) -> str:
+    """``assigned to raj``, ``open``, or empty for a transaction with nothing to triage."""
+    if t.triage_state == "assigned" and t.assignee:
+        return f"assigned to {t.assignee}"
+    return t.triage_state or ""
+
+
+def with_triage(frame: pd.DataFrame, rows: list[TransactionSummary]) -> pd.DataFrame:
+    """The table with Triage, Category and Origin columns before Transaction."""
+    at = list(frame.columns).index("Transaction")
+    frame.insert(at, "Origin", [t.origin or "" for t in rows])
+    frame.insert(at, "Category", [t.category or "" for t in rows])
+    frame.insert(at, "Triage", [triage_text(t) for t in rows])
+    return frame
+
 
 console = console_or_stop()
 flows = sorted(console.catalog.flows)
@@ -35,6 +55,13 @@ bindings = [
     Binding("system", state.EXPLORER_SYSTEM),
     Binding("flow", state.EXPLORER_FLOW),
     Binding("error_code", state.EXPLORER_ERROR_CODE),
+    Binding(
+        "triage",
+        EXPLORER_TRIAGE,
+        default=[],
+        parse=lambda v: [s for s in split_list(v) if s in TRIAGE_STATES],
+        dump=join_list,
+    ),
     Binding("since", state.EXPLORER_SINCE),
     Binding("until", state.EXPLORER_UNTIL),
 ]
@@ -52,7 +79,7 @@ key = st.text_input(
     help="Exact match on the correlation ID or any business key a transaction carries.",
 ).strip()
 
-cols = st.columns([3, 2, 2, 2, 2, 2])
+cols = st.columns([3, 3, 2, 2, 2, 2, 2])
 cols[0].multiselect(
     "Status",
     options=list(STATUSES),
@@ -60,18 +87,25 @@ cols[0].multiselect(
     key=state.EXPLORER_STATUS,
     placeholder="Any status",
 )
-cols[1].selectbox(
+cols[1].multiselect(
+    "Triage",
+    options=list(TRIAGE_STATES),
+    key=EXPLORER_TRIAGE,
+    placeholder="Any triage state",
+    help="Open: failed and nobody has acknowledged, assigned, resolved or ignored it yet.",
+)
+cols[2].selectbox(
     "System",
     options=["", *systems],
     format_func=lambda s: s or "Any system",
     key=state.EXPLORER_SYSTEM,
 )
-cols[2].selectbox(
+cols[3].selectbox(
     "Flow", options=["", *flows], format_func=lambda f: f or "Any flow", key=state.EXPLORER_FLOW
 )
-cols[3].text_input("Error code", key=state.EXPLORER_ERROR_CODE, placeholder="PERIOD_CLOSED")
-cols[4].text_input("Since", key=state.EXPLORER_SINCE, placeholder="24h, 7d, 2026-05-11")
-cols[5].text_input("Until", key=state.EXPLORER_UNTIL, placeholder="2026-05-12T09:00Z")
+cols[4].text_input("Error code", key=state.EXPLORER_ERROR_CODE, placeholder="PERIOD_CLOSED")
+cols[5].text_input("Since", key=state.EXPLORER_SINCE, placeholder="24h, 7d, 2026-05-11")
+cols[6].text_input("Until", key=state.EXPLORER_UNTIL, placeholder="2026-05-12T09:00Z")
 push(bindings, state.EXPLORER_APPLIED)
 
 try:
@@ -88,6 +122,7 @@ filters = SearchFilters(
     system=st.session_state[state.EXPLORER_SYSTEM] or None,
     flow=st.session_state[state.EXPLORER_FLOW] or None,
     error_code=st.session_state[state.EXPLORER_ERROR_CODE].strip() or None,
+    triage=list(st.session_state[EXPLORER_TRIAGE]),
     since=since,
     until=until,
     limit=PAGE_SIZE,
@@ -137,7 +172,7 @@ if key:
     )
 
 event = st.dataframe(
-    style_transactions(transactions_frame(result.transactions)),
+    style_transactions(with_triage(transactions_frame(result.transactions), result.transactions)),
     hide_index=True,
     height=TABLE_HEIGHT if len(result.transactions) > 15 else "auto",
     width="stretch",
@@ -146,6 +181,10 @@ event = st.dataframe(
     selection_mode="single-row",
     column_config={
         "Failed step": st.column_config.TextColumn(width="medium"),
+        "Category": st.column_config.TextColumn(
+            help="What kind of failure the failed step is (error rules; runbooks per category)"
+        ),
+        "Origin": st.column_config.TextColumn(help="Where the failure's cause lives"),
         "Last event (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
         "Trace": st.column_config.LinkColumn(
             "Trace", display_text="open ↗", help="Open the trace in a new tab"

@@ -17,10 +17,12 @@ from app.trace_view import (
     render_attempts,
     render_failure,
     render_header,
+    render_triage,
     trace_choice_label,
 )
 from app.ui import md_escape
 from services.audit_view import transaction_entries
+from services.triage.views import classify_trace
 
 RELATED_SHOWN = 20
 
@@ -72,6 +74,7 @@ render_header(trace)
 failure = failed_event(trace)
 if failure is not None:
     render_failure(trace, failure)
+render_triage(trace, classify_trace(trace, console.rules))
 steps = failed_steps(trace)
 render_actions(trace.transaction_id, steps, settings=settings)
 render_continue(trace, steps, settings=settings)

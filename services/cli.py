@@ -280,6 +280,10 @@ def _register_systems_commands() -> None:
 
     register_reconcile(app)
 
+    from services.cli_triage import register as register_triage
+
+    register_triage(app)
+
 
 if __name__ != "__main__":  # ``python -m services.cli`` runs the imported module's app
     _register_systems_commands()

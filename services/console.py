@@ -24,6 +24,8 @@ from services.schemas import (
     TransactionSummary,
 )
 from services.settings import Settings, redact_url
+from services.triage.classify import RuleSet, load_rules
+from services.triage.state import TriageOut, get_triage
 
 __all__ = ["Console", "open_console"]
 
@@ -35,6 +37,11 @@ class Console:
         self.settings = settings
         self.engine = engine
         self.catalog: Catalog = load_catalog(settings.flow_catalog)
+        self.rules: RuleSet = load_rules(settings.error_rules)
+
+    def triage(self, transaction_id: str, status: str) -> TriageOut | None:
+        """The triage state of a failed transaction (``open`` when nobody triaged it)."""
+        return get_triage(self.engine, transaction_id=transaction_id, status=status)
 
     @property
     def stuck_after(self) -> timedelta:
@@ -47,7 +54,7 @@ class Console:
 
     def find_traces(self, key: str, *, now: datetime | None = None) -> list[TraceOut]:
         return queries.find_traces(
-            engine=self.engine, key=key, stuck_after=self.stuck_after, now=now
+            engine=self.engine, key=key, stuck_after=self.stuck_after, now=now, rules=self.rules
         )
 
     def get_trace(self, transaction_id: str, *, now: datetime | None = None) -> TraceOut | None:
@@ -56,11 +63,16 @@ class Console:
             transaction_id=transaction_id,
             stuck_after=self.stuck_after,
             now=now,
+            rules=self.rules,
         )
 
     def search(self, filters: SearchFilters, *, now: datetime | None = None) -> SearchOut:
         return queries.search_transactions(
-            engine=self.engine, filters=filters, stuck_after=self.stuck_after, now=now
+            engine=self.engine,
+            filters=filters,
+            stuck_after=self.stuck_after,
+            now=now,
+            rules=self.rules,
         )
 
     def summaries(
@@ -71,6 +83,7 @@ class Console:
             transaction_ids=transaction_ids,
             stuck_after=self.stuck_after,
             now=now,
+            rules=self.rules,
         )
 
     def status_counts(

@@ -36,6 +36,8 @@ from services.schemas import (
     TransactionSummary,
 )
 from services.stitch import display_status
+from services.triage.classify import RuleSet
+from services.triage.views import annotate, triage_condition
 
 __all__ = [
     "STATUSES",
@@ -159,16 +161,26 @@ _RELATED_MAX = 100
 
 
 def get_trace(
-    *, engine: Engine, transaction_id: str, stuck_after: timedelta, now: datetime | None = None
+    *,
+    engine: Engine,
+    transaction_id: str,
+    stuck_after: timedelta,
+    now: datetime | None = None,
+    rules: RuleSet | None = None,
 ) -> TraceOut | None:
     """One whole transaction by its id, or None."""
     with engine.connect() as conn:
-        found = _load_traces(conn, [transaction_id], now or utcnow(), stuck_after)
+        found = _load_traces(conn, [transaction_id], now or utcnow(), stuck_after, rules)
     return found[0] if found else None
 
 
 def find_traces(
-    *, engine: Engine, key: str, stuck_after: timedelta, now: datetime | None = None
+    *,
+    engine: Engine,
+    key: str,
+    stuck_after: timedelta,
+    now: datetime | None = None,
+    rules: RuleSet | None = None,
 ) -> list[TraceOut]:
     """Every transaction carrying ``key`` (correlation ID or any business key).
 
@@ -176,9 +188,11 @@ def find_traces(
         engine: the store.
         key: the value a person pasted (surrounding white space is ignored).
         stuck_after: in-progress transactions idle longer show as ``stuck``.
+        rules: error classification rules (default: the built-in ones).
 
     Returns:
-        Matching transactions, newest first, each with its events in time order.
+        Matching transactions, newest first, each with its events in time order, its
+        triage state and its failed step's category and origin.
 
     Example:
         >>> [t.status for t in find_traces(engine=engine, key="SO-100234",
@@ -192,13 +206,13 @@ def find_traces(
         ids = {r[0] for r in conn.execute(_Q_BY_KEY, {"key": key})}
         if key.startswith("tx-"):
             ids.update(r[0] for r in conn.execute(_Q_BY_ID, {"key": key}))
-        return _load_traces(conn, sorted(ids), now or utcnow(), stuck_after)
+        return _load_traces(conn, sorted(ids), now or utcnow(), stuck_after, rules)
 
 
 def _load_traces(
-    conn: Any, ids: list[str], now: datetime, stuck_after: timedelta
+    conn: Any, ids: list[str], now: datetime, stuck_after: timedelta, rules: RuleSet | None
 ) -> list[TraceOut]:
-    """Whole traces of ``ids``: five queries however many transactions match."""
+    """Whole traces of ``ids``: six queries however many transactions match."""
     if not ids:
         return []
     txs = conn.execute(_Q_TXS, {"ids": ids}).all()
@@ -226,6 +240,7 @@ def _load_traces(
                 related=related.get(tx.transaction_id, []),
             )
         )
+    annotate(conn, out, rules)
     return out
 
 
@@ -284,6 +299,8 @@ def _filtered(
         stmt = stmt.where(Transaction.systems.like(f"%,{_escape_like(f.system)},%", escape="\\"))
     if f.flow:
         stmt = stmt.where(Transaction.flow == f.flow)
+    if f.triage:
+        stmt = stmt.where(triage_condition(f.triage))
     if f.error_code:
         stmt = stmt.where(
             exists().where(
@@ -304,6 +321,7 @@ def summaries(
     transaction_ids: list[str],
     stuck_after: timedelta,
     now: datetime | None = None,
+    rules: RuleSet | None = None,
 ) -> list[TransactionSummary]:
     """Summaries of the given transactions, in the order given (unknown ids left out)."""
     now = now or utcnow()
@@ -314,6 +332,7 @@ def summaries(
             stmt = select(Transaction).where(Transaction.transaction_id.in_(chunk))
             for row in conn.execute(stmt):
                 found[row.transaction_id] = _summary(row, now, stuck_after)
+        annotate(conn, list(found.values()), rules)
     return [found[t] for t in transaction_ids if t in found]
 
 
@@ -323,14 +342,18 @@ def search_transactions(
     filters: SearchFilters,
     stuck_after: timedelta,
     now: datetime | None = None,
+    rules: RuleSet | None = None,
 ) -> SearchOut:
     """Transactions matching ``filters``, newest activity first.
 
     Args:
-        filters: key, status (``stuck`` included), system, flow, error code, window.
+        filters: key, status (``stuck`` included), system, flow, error code, triage
+            state, window.
+        rules: error classification rules (default: the built-in ones).
 
     Returns:
-        ``total`` over the whole result set and one page of summaries.
+        ``total`` over the whole result set and one page of summaries, each with its
+        triage state and its failed step's category and origin.
 
     Example:
         >>> search_transactions(engine=engine, filters=SearchFilters(status=["failed"]),
@@ -349,7 +372,9 @@ def search_transactions(
             .offset(filters.offset)
         )
         rows = conn.execute(page).all()
-    return SearchOut(total=total, transactions=[_summary(r, now, stuck_after) for r in rows])
+        found = [_summary(r, now, stuck_after) for r in rows]
+        annotate(conn, found, rules)
+    return SearchOut(total=total, transactions=found)
 
 
 def status_counts(

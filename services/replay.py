@@ -1,4 +1,4 @@
-"""Replay, resubmit, acknowledge, resolve, ignore: actions on failed steps, on the record.
+"""Replay, resubmit and triage notes: actions on failed steps, on the record.
 
 :class:`Actions` is what the Trace page, the Replay page and the CLI call. A
 replay or resubmit goes: authorise the role -> find the step -> check the
@@ -36,6 +36,7 @@ from services.replay_plan import (
 )
 from services.replay_steps import check_schema
 from services.roles import Actor, authorize
+from services.triage.state import TRIAGE_ACTIONS, record_triage
 
 __all__ = [
     "Actions",
@@ -125,32 +126,39 @@ class Actions:
         call = step_call(target, body, target.idempotency_key or "")
         return check_target(spec, self.systems.connector(target.system), call)
 
-    # -- notes: acknowledge, resolve, ignore -----------------------------------------
+    # -- notes: acknowledge, assign, resolve, ignore, reopen ---------------------------
 
     def note(
-        self, *, key: str, action: str, actor: Actor, reason: str, reason_code: str
+        self,
+        *,
+        key: str,
+        action: str,
+        actor: Actor,
+        reason: str,
+        reason_code: str,
+        assignee: str | None = None,
     ) -> AuditOut:
-        """Record an acknowledge, resolve or ignore on a transaction."""
-        if action not in ("acknowledge", "resolve", "ignore"):
-            raise InputError(f"unknown note {action!r}: acknowledge, resolve or ignore")
+        """Record a triage change (acknowledge, assign to ``assignee``, resolve, ignore,
+        reopen) on a transaction: an audit entry and its new triage state, together."""
+        if action not in TRIAGE_ACTIONS:
+            raise InputError(f"unknown note {action!r}: {', '.join(TRIAGE_ACTIONS)}")
         authorize(actor, action, self.settings)
         self._check_reason(reason, reason_code)
         traces = self.console.find_traces(key)
         if len(traces) != 1:
             find_target(traces, key, None)  # raises the right message
         trace = traces[0]
-        return append(
+        return record_triage(
             self.console.engine,
-            AuditIn(
-                actor=actor.name,
-                role=actor.role,
-                action=action,
-                outcome="recorded",
-                reason_code=reason_code,
-                reason=reason.strip(),
-                transaction_id=trace.transaction_id,
-                step=trace.failed_step.replace(" ", ".") if trace.failed_step else None,
-            ),
+            self.settings,
+            transaction_id=trace.transaction_id,
+            status=trace.status,
+            action=action,
+            actor=actor,
+            reason=reason,
+            reason_code=reason_code,
+            assignee=assignee,
+            step=trace.failed_step.replace(" ", ".") if trace.failed_step else None,
         )
 
     # -- replay and resubmit ---------------------------------------------------------

@@ -4,7 +4,7 @@ Pages hide what a role may not do, but the check that counts is here, so the
 CLI (``--actor``/``--role``) and every other caller obey the same rules::
 
     viewer   read only (finance)
-    support  acknowledge, resolve, replay one step
+    support  acknowledge, assign, resolve, reopen, replay one step
     revops   everything an operator does: also ignore, resubmit, continue, bulk replay,
              accept a validated order
     admin    everything, and approve (bulk runs, orders that need approval)
@@ -30,8 +30,10 @@ __all__ = [
 
 ACTIONS = (
     "acknowledge",
+    "assign",
     "resolve",
     "ignore",
+    "reopen",
     "replay",
     "resubmit",
     "continue",
@@ -40,7 +42,7 @@ ACTIONS = (
     "request_approval",
     "approve",
 )
-_SUPPORT = frozenset({"acknowledge", "resolve", "replay", "request_approval"})
+_SUPPORT = frozenset({"acknowledge", "assign", "resolve", "reopen", "replay", "request_approval"})
 _REVOPS = frozenset(ACTIONS) - {"approve"}
 ROLES: dict[str, frozenset[str]] = {
     "viewer": frozenset(),

@@ -129,6 +129,10 @@ class TransactionSummary(BaseModel):
     amount: str | None = None
     currency: str | None = None
     legal_entity: str | None = None
+    triage_state: str | None = None  # open (a failed one nobody triaged) ... ignored
+    assignee: str | None = None
+    category: str | None = None  # of the failed step (services.triage.classify)
+    origin: str | None = None
 
     def cli_dict(self) -> dict[str, Any]:
         data = self.model_dump()
@@ -164,6 +168,7 @@ class SearchFilters(BaseModel):
     system: str | None = None
     flow: str | None = None
     error_code: str | None = None
+    triage: list[str] = Field(default_factory=list)  # triage states; "open" as in TraceOut
     since: datetime | None = None
     until: datetime | None = None
     limit: int = Field(default=100, ge=1, le=10_000)

@@ -169,3 +169,76 @@ def test_selecting_a_row_opens_its_trace(open_page) -> None:
     assert [t.value for t in at.title] == ["Trace"]
     assert at.query_params == {"key": tx_id}
     assert any(FAILED_CODE in plain(e.value) for e in at.error)
+
+
+# -- triage state, category and origin ------------------------------------------------
+
+TRIAGE = "explorer_triage"  # the Explorer's triage widget key
+
+
+def _triage(url: str, key: str, action: str, assignee: str | None = None) -> None:
+    from services.console import open_console
+    from services.roles import Actor
+    from services.settings import load_settings
+    from services.triage.state import record_triage
+
+    console = open_console(load_settings(database_url=url))
+    [trace] = console.find_traces(key)
+    record_triage(
+        console.engine,
+        console.settings,
+        transaction_id=trace.transaction_id,
+        status=trace.status,
+        action=action,
+        assignee=assignee,
+        actor=Actor("ana", "support"),
+        reason="on it",
+        reason_code="other",
+    )
+    console.engine.dispose()
+
+
+def test_table_shows_triage_category_and_origin(open_page) -> None:
+    at = open_page()
+
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table.columns[9:]) == ["Triage", "Category", "Origin", "Transaction"]
+    failed = table[table["Subject"] == FAILED_ORDER].iloc[0]
+    assert (failed["Triage"], failed["Category"], failed["Origin"]) == (
+        "open",
+        "ERP posting",
+        "ERP",
+    )
+    done = table[table["Status"].str.endswith("succeeded")].iloc[0]
+    assert (done["Triage"], done["Category"], done["Origin"]) == ("", "", "")
+
+
+def test_triage_from_the_url_filters_the_table(seeded_url, open_page) -> None:
+    _triage(seeded_url, FAILED_ORDER, "assign", assignee="raj")
+
+    at = open_page(triage="assigned")
+    assert not at.exception
+    assert at.multiselect(key=TRIAGE).value == ["assigned"]
+    table = at.dataframe[0].value
+    assert list(table["Subject"]) == [FAILED_ORDER]
+    assert list(table["Triage"]) == ["assigned to raj"]
+    assert kpis(at) == {"Failed": 1, "Stuck": 0, "In progress": 0, "Succeeded": 0}
+
+    at = open_page(triage="open,bogus")
+    assert not at.exception
+    assert at.multiselect(key=TRIAGE).value == ["open"]
+    assert list(at.dataframe[0].value["Flow"]) == ["payment"]
+
+
+def test_choosing_a_triage_state_updates_the_url(open_page) -> None:
+    at = open_page()
+
+    at.multiselect(key=TRIAGE).set_value(["open"]).run()
+
+    assert not at.exception
+    assert at.query_params["triage"] == "open"
+    assert sorted(at.dataframe[0].value["Triage"]) == ["open", "open"]
+
+    at.multiselect(key=TRIAGE).set_value(["resolved"]).run()
+    assert "No transaction matches these filters." in [plain(i.value) for i in at.info]
