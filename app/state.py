@@ -33,6 +33,7 @@ __all__ = [
     "EXPLORER_STATUS",
     "EXPLORER_SYSTEM",
     "EXPLORER_TABLE",
+    "EXPLORER_TRIAGE",
     "EXPLORER_UNTIL",
     "INGEST_DONE",
     "INGEST_SUMMARY",
@@ -44,6 +45,7 @@ __all__ = [
 
 # Explorer: the search box and filters (widget keys).
 EXPLORER_SEARCH = "explorer_search"
+EXPLORER_TRIAGE = "explorer_triage"
 EXPLORER_STATUS = "explorer_status"
 EXPLORER_SYSTEM = "explorer_system"
 EXPLORER_FLOW = "explorer_flow"

@@ -18,7 +18,6 @@ from services.triage.state import TRIAGE_STATES
 PAGE_SIZE = 100
 TABLE_HEIGHT = 560
 KNOWN_SYSTEMS = ("salesforce", "middleware", "erp", "billing", "tax", "payments")
-EXPLORER_TRIAGE = "explorer_triage"  # widget key (belongs in app.state)
 
 
 def triage_text(t: TransactionSummary) -> str:
@@ -57,7 +56,7 @@ bindings = [
     Binding("error_code", state.EXPLORER_ERROR_CODE),
     Binding(
         "triage",
-        EXPLORER_TRIAGE,
+        state.EXPLORER_TRIAGE,
         default=[],
         parse=lambda v: [s for s in split_list(v) if s in TRIAGE_STATES],
         dump=join_list,
@@ -90,7 +89,7 @@ cols[0].multiselect(
 cols[1].multiselect(
     "Triage",
     options=list(TRIAGE_STATES),
-    key=EXPLORER_TRIAGE,
+    key=state.EXPLORER_TRIAGE,
     placeholder="Any triage state",
     help="Open: failed and nobody has acknowledged, assigned, resolved or ignored it yet.",
 )
@@ -122,7 +121,7 @@ filters = SearchFilters(
     system=st.session_state[state.EXPLORER_SYSTEM] or None,
     flow=st.session_state[state.EXPLORER_FLOW] or None,
     error_code=st.session_state[state.EXPLORER_ERROR_CODE].strip() or None,
-    triage=list(st.session_state[EXPLORER_TRIAGE]),
+    triage=list(st.session_state[state.EXPLORER_TRIAGE]),
     since=since,
     until=until,
     limit=PAGE_SIZE,
