@@ -31,6 +31,7 @@ pages = [
     st.Page(
         routes.VALIDATION, title="Validation", icon=":material/fact_check:", url_path="validation"
     ),
+    st.Page(routes.HEALTH, title="Health", icon=":material/monitor_heart:", url_path="health"),
     st.Page(
         routes.RECONCILIATION,
         title="Reconciliation",

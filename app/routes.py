@@ -8,6 +8,7 @@ __all__ = [
     "AUDIT",
     "CONNECTIONS",
     "EXPLORER",
+    "HEALTH",
     "INGEST",
     "PAGES_DIR",
     "RECONCILIATION",
@@ -28,3 +29,4 @@ VALIDATION = PAGES_DIR / "validation.py"
 AUDIT = PAGES_DIR / "audit.py"
 REPLAY = PAGES_DIR / "replay.py"
 RECONCILIATION = PAGES_DIR / "reconciliation.py"
+HEALTH = PAGES_DIR / "health.py"

@@ -284,6 +284,10 @@ def _register_systems_commands() -> None:
 
     register_triage(app)
 
+    from services.cli_health import register as register_health
+
+    register_health(app)
+
 
 if __name__ != "__main__":  # ``python -m services.cli`` runs the imported module's app
     _register_systems_commands()
