@@ -37,6 +37,8 @@ from services.schemas import (
 )
 from services.stitch import display_status
 from services.triage.classify import RuleSet
+from services.triage.models import TriageState
+from services.triage.state import TriageOut
 from services.triage.views import annotate, triage_condition
 
 __all__ = [
@@ -133,7 +135,11 @@ _IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
 _VALUES: BindParameter[list[str]] = bindparam("values", expanding=True)
 _Q_BY_KEY = select(TransactionKey.transaction_id).where(TransactionKey.value == bindparam("key"))
 _Q_BY_ID = select(Transaction.transaction_id).where(Transaction.transaction_id == bindparam("key"))
-_Q_TXS = select(Transaction).where(Transaction.transaction_id.in_(_IDS))
+_Q_TXS = (
+    select(Transaction, TriageState.state.label("t_state"), TriageState.assignee.label("t_who"))
+    .outerjoin(TriageState, TriageState.transaction_id == Transaction.transaction_id)
+    .where(Transaction.transaction_id.in_(_IDS))
+)
 _Q_KEYS = select(
     TransactionKey.transaction_id, TransactionKey.name, TransactionKey.value, TransactionKey.scope
 ).where(TransactionKey.transaction_id.in_(_IDS))
@@ -240,7 +246,14 @@ def _load_traces(
                 related=related.get(tx.transaction_id, []),
             )
         )
-    annotate(conn, out, rules)
+    stored = {
+        t.transaction_id: TriageOut(
+            transaction_id=t.transaction_id, state=t.t_state, assignee=t.t_who
+        )
+        for t in txs
+        if t.t_state is not None
+    }
+    annotate(conn, out, rules, stored)
     return out
 
 

@@ -9,7 +9,7 @@ every summary through :func:`annotate`; the Trace page calls :func:`classify_tra
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from services.models import Event, Transaction
 from services.schemas import EventOut, TraceOut, TransactionSummary
 from services.triage.classify import Classification, RuleSet, load_rules
 from services.triage.models import TriageState
-from services.triage.state import default_state, triage_states
+from services.triage.state import TriageOut, default_state, triage_states
 
 __all__ = [
     "Breakdown",
@@ -170,13 +170,20 @@ def _failed_step(summary: TransactionSummary) -> tuple[str, str] | None:
 
 
 def annotate(
-    conn: Connection, summaries: Sequence[TransactionSummary], rules: RuleSet | None = None
+    conn: Connection,
+    summaries: Sequence[TransactionSummary],
+    rules: RuleSet | None = None,
+    stored: Mapping[str, TriageOut] | None = None,
 ) -> None:
-    """Set ``triage_state``, ``assignee``, ``category`` and ``origin`` on ``summaries``."""
+    """Set ``triage_state``, ``assignee``, ``category`` and ``origin`` on ``summaries``.
+
+    ``stored``: the triage states already read with the transactions (saves a query).
+    """
     if not summaries:
         return
     rules = rules or load_rules()
-    stored = triage_states(conn, [s.transaction_id for s in summaries])
+    if stored is None:
+        stored = triage_states(conn, [s.transaction_id for s in summaries])
     failed = {s.transaction_id: step for s in summaries if (step := _failed_step(s))}
     traced = {s.transaction_id for s in summaries if isinstance(s, TraceOut)}
     pending = {t: step for t, step in failed.items() if t not in traced}
