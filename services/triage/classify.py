@@ -55,6 +55,10 @@ ORIGINS = (
     "unknown",
 )
 DEFAULT_RULES = Path(__file__).with_name("error_rules.json")
+_RULE_KEYS = frozenset(
+    {"id", "system", "operation", "code", "http_status", "message", "category", "origin", "why",
+     "example"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +127,13 @@ def _parse(data: Any, where: str) -> RuleSet:
         if not isinstance(item, dict):
             raise SettingsError(f"Q2C_ERROR_RULES: {where} rule {n} is not an object")
         rid = str(item.get("id") or f"rule-{n}")
+        unknown = sorted(set(item) - _RULE_KEYS)
+        if unknown:
+            # A misspelt key would silently widen the rule to match more: refuse it.
+            raise SettingsError(
+                f"Q2C_ERROR_RULES: {where} rule {rid}: unknown key {unknown[0]!r}; "
+                f"keys: {', '.join(sorted(_RULE_KEYS))}"
+            )
         category, origin = item.get("category"), item.get("origin")
         if category not in CATEGORIES:
             raise SettingsError(

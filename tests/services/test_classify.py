@@ -178,6 +178,8 @@ def test_general_rules_by_status_and_case_insensitive_code(kwargs, expected) -> 
         ('{"rules": [{"id": "r", "category": "tax", "origin": "ERP", "message": "("}]}',
          "rule r: bad message pattern"),
         ('{"rules": [], "runbooks": ["x"]}', "runbooks must be an object"),
+        ('{"rules": [{"id": "r", "cod": "X", "category": "tax", "origin": "ERP"}]}',
+         "rule r: unknown key 'cod'"),
     ],
 )  # fmt: skip
 def test_a_bad_rules_file_is_one_line_settings_error(tmp_path: Path, content, expected) -> None:
