@@ -4,6 +4,7 @@ Each button opens one ``@st.dialog``; which one is open is kept in session state
 (so a full rerun redraws it) and cleared when it is dismissed or done. A finished
 action closes the dialog and reruns the page, so the trace shows the console's
 write-back event and the action on record. Errors are one line, inside the dialog.
+The edit-and-resubmit dialog lives in ``app.resubmit_view``.
 """
 
 from __future__ import annotations
@@ -14,66 +15,17 @@ from typing import Any
 
 import streamlit as st
 
+from app import state
 from app.identity import current_actor, may
 from app.resources import actions_or_stop
 from app.ui import md_code, md_escape
 from services.audit import AuditOut
-from services.errors import InputError, Q2CError
-from services.replay import ActionResult, Actions, json_diff
-from services.replay_plan import StepTarget, TargetCheck, require_replayable
-from services.replay_steps import check_schema
+from services.errors import Q2CError
+from services.replay import ActionResult, Actions
+from services.replay_plan import StepTarget, TargetCheck
 from services.settings import Settings
 
-__all__ = [
-    "ACTION_CHECK",
-    "ACTION_OPEN",
-    "ACTION_REASON",
-    "ACTION_REASON_CODE",
-    "ACTION_RESULT",
-    "ACTION_SUBMIT",
-    "AUDIT_ACTION",
-    "AUDIT_ACTOR",
-    "AUDIT_APPLIED",
-    "AUDIT_KEY",
-    "AUDIT_LIMIT",
-    "AUDIT_SINCE",
-    "AUDIT_TABLE",
-    "AUDIT_UNTIL",
-    "KINDS",
-    "RESUBMIT_BODY",
-    "RESUBMIT_CHECK",
-    "RESUBMIT_PREVIEW",
-    "action_button_key",
-    "open_dialog",
-    "parse_request",
-    "render_actions",
-]
-
-# Session-state keys (to move to app/state.py).
-ACTION_OPEN = "trace_action_open"  # {"action", "tx", "step"} of the open dialog
-ACTION_RESULT = "trace_action_result"  # {"tx", "level", "text"}: the last action's outcome
-ACTION_CHECK = "trace_action_check"  # the target check for the open dialog (asked once)
-ACTION_REASON_CODE = "trace_action_reason_code"
-ACTION_REASON = "trace_action_reason"
-ACTION_SUBMIT = "trace_action_submit"
-RESUBMIT_BODY = "trace_resubmit_body"
-RESUBMIT_CHECK = "trace_resubmit_check"
-RESUBMIT_PREVIEW = "trace_resubmit_preview"  # what "Check" found, for the body it checked
-
-# Audit page: the filters (widget keys), the table, the query parameters last applied.
-AUDIT_ACTOR = "audit_actor"
-AUDIT_ACTION = "audit_action"
-AUDIT_KEY = "audit_key"
-AUDIT_SINCE = "audit_since"
-AUDIT_UNTIL = "audit_until"
-AUDIT_LIMIT = "audit_limit"
-AUDIT_TABLE = "audit_table"
-AUDIT_APPLIED = "audit_applied_params"
-
-
-def action_button_key(action: str, step: str) -> str:
-    return f"trace_action_{action}_{step}"
-
+__all__ = ["KINDS", "open_dialog", "render_actions"]
 
 KINDS = ("replay", "resubmit", "acknowledge", "resolve", "ignore")
 LABELS = {
@@ -115,17 +67,17 @@ _LEVELS = {
     "blocked": "warning",
     "failed": "error",
 }
-_TRANSIENT = (ACTION_CHECK, RESUBMIT_BODY, RESUBMIT_PREVIEW)
+_TRANSIENT = (state.ACTION_CHECK, state.RESUBMIT_BODY, state.RESUBMIT_PREVIEW)
 
 
 def _clear() -> None:
-    for key in (ACTION_OPEN, *_TRANSIENT):
+    for key in (state.ACTION_OPEN, *_TRANSIENT):
         st.session_state.pop(key, None)
 
 
 def _open(action: str, tx: str, step: str) -> None:
     _clear()
-    st.session_state[ACTION_OPEN] = {"action": action, "tx": tx, "step": step}
+    st.session_state[state.ACTION_OPEN] = {"action": action, "tx": tx, "step": step}
 
 
 def _box(level: str, text: str) -> None:
@@ -140,7 +92,7 @@ def _box(level: str, text: str) -> None:
 
 def render_actions(tx: str, steps: list[str], *, settings: Settings) -> None:
     """The last action's outcome, then per failed step the buttons this role may use."""
-    result = st.session_state.get(ACTION_RESULT)
+    result = st.session_state.get(state.ACTION_RESULT)
     if result and result["tx"] == tx:
         _box(result["level"], result["text"])
     kinds = [k for k in KINDS if may(settings, k)]
@@ -155,7 +107,7 @@ def render_actions(tx: str, steps: list[str], *, settings: Settings) -> None:
         for col, kind in zip(cols[1:], kinds, strict=True):
             col.button(
                 LABELS[kind],
-                key=action_button_key(kind, step),
+                key=state.action_button_key(kind, step),
                 icon=ICONS[kind],
                 on_click=_open,
                 args=(kind, tx, step),
@@ -165,7 +117,7 @@ def render_actions(tx: str, steps: list[str], *, settings: Settings) -> None:
 
 def open_dialog(tx: str, steps: list[str], *, settings: Settings) -> None:
     """Draw the open dialog, if any (call once, at the end of the page)."""
-    opened = st.session_state.get(ACTION_OPEN)
+    opened = st.session_state.get(state.ACTION_OPEN)
     if not opened:
         return
     if opened["tx"] != tx or opened["step"] not in steps or not may(settings, opened["action"]):
@@ -174,19 +126,22 @@ def open_dialog(tx: str, steps: list[str], *, settings: Settings) -> None:
     if opened["action"] == "replay":
         _replay_dialog(opened, settings)
     elif opened["action"] == "resubmit":
-        _resubmit_dialog(opened, settings)
+        # Imported here, not at the top: app.resubmit_view imports the shared pieces below.
+        from app.resubmit_view import resubmit_dialog
+
+        resubmit_dialog(opened, settings)
     else:
         _NOTE_DIALOGS[opened["action"]](opened, settings)
 
 
-# -- shared pieces -----------------------------------------------------------------
+# -- shared pieces (app.resubmit_view uses them too) ---------------------------------
 
 
 def _reason_inputs(settings: Settings) -> tuple[str, str]:
-    code = st.selectbox("Reason code", settings.reason_codes, key=ACTION_REASON_CODE)
+    code = st.selectbox("Reason code", settings.reason_codes, key=state.ACTION_REASON_CODE)
     reason = st.text_input(
         "Reason (required, goes on the record)",
-        key=ACTION_REASON,
+        key=state.ACTION_REASON,
         placeholder="Why: what was fixed, who asked, ticket number…",
     )
     return str(code), reason
@@ -203,14 +158,14 @@ def _target(actions: Actions, opened: dict[str, str]) -> StepTarget | None:
 def _checked(actions: Actions, target: StepTarget, request: Any = None) -> TargetCheck | str:
     """The target check (asked once per dialog and request); an error as its one line."""
     token = json.dumps([target.transaction_id, target.step, request], sort_keys=True, default=str)
-    cached = st.session_state.get(ACTION_CHECK)
+    cached = st.session_state.get(state.ACTION_CHECK)
     if cached and cached[0] == token:
         return cached[1]
     try:
         found: TargetCheck | str = actions.check(target, request)
     except Q2CError as exc:
         found = str(exc)
-    st.session_state[ACTION_CHECK] = (token, found)
+    st.session_state[state.ACTION_CHECK] = (token, found)
     return found
 
 
@@ -225,7 +180,7 @@ def _show_check(check: TargetCheck | str) -> bool:
 
 
 def _finish(tx: str, level: str, text: str) -> None:
-    st.session_state[ACTION_RESULT] = {"tx": tx, "level": level, "text": text}
+    st.session_state[state.ACTION_RESULT] = {"tx": tx, "level": level, "text": text}
     _clear()
     st.rerun()
 
@@ -273,87 +228,12 @@ def _replay_dialog(opened: dict[str, str], settings: Settings) -> None:
         st.caption(f"Idempotency key {md_code(target.idempotency_key)}")
     sendable = _show_check(_checked(actions, target))
     code, reason = _reason_inputs(settings)
-    if st.button("Replay", key=ACTION_SUBMIT, type="primary", disabled=not sendable):
+    if st.button("Replay", key=state.ACTION_SUBMIT, type="primary", disabled=not sendable):
         _send(
             opened,
             lambda: actions.replay(
                 key=opened["tx"],
                 step=opened["step"],
-                actor=current_actor(settings),
-                reason=reason,
-                reason_code=code,
-            ),
-        )
-
-
-# -- resubmit ------------------------------------------------------------------------
-
-
-def parse_request(text: str) -> Any:
-    """The edited request; invalid JSON is one line naming where it broke."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"Invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from None
-
-
-def _diff_lines(diff: list[dict[str, Any]]) -> str:
-    def show(value: Any) -> str:
-        return md_code(json.dumps(value, ensure_ascii=False))
-
-    lines = []
-    for d in diff:
-        old = show(d["old"]) if "old" in d else "(absent)"
-        new = show(d["new"]) if "new" in d else "(removed)"
-        lines.append(f"- {md_code(d['path'])}: {old} → {new}")
-    return "\n".join(lines)
-
-
-def _preview(actions: Actions, target: StepTarget, text: str) -> dict[str, Any]:
-    """What "Check" found: the schema, the diff against the original, the target check."""
-    try:
-        request = check_schema(require_replayable(target), parse_request(text))
-    except Q2CError as exc:
-        return {"body": text, "error": str(exc)}
-    diff = json_diff(target.request, request)
-    if not diff:
-        return {"body": text, "error": "the edited request is the same as the original: use replay"}
-    return {"body": text, "diff": diff, "check": _checked(actions, target, request)}
-
-
-@st.dialog("Edit and resubmit a failed step", width="large", on_dismiss=_close_dialog)
-def _resubmit_dialog(opened: dict[str, str], settings: Settings) -> None:
-    actions = actions_or_stop()
-    st.markdown(
-        f"Edit the request of {md_code(opened['step'])} of {md_code(opened['tx'])} and send "
-        "it with a new idempotency key (the original key + a revision)."
-    )
-    target = _target(actions, opened)
-    if target is None:
-        return
-    if RESUBMIT_BODY not in st.session_state:
-        original = target.request if target.request is not None else {}
-        st.session_state[RESUBMIT_BODY] = json.dumps(original, indent=2, ensure_ascii=False)
-    body = st.text_area("Request (JSON)", key=RESUBMIT_BODY, height=320)
-    if st.button("Check", key=RESUBMIT_CHECK, icon=":material/rule:"):
-        st.session_state[RESUBMIT_PREVIEW] = _preview(actions, target, body)
-    preview = st.session_state.get(RESUBMIT_PREVIEW)
-    if preview and preview["body"] == body:
-        if "error" in preview:
-            st.error(md_escape(preview["error"]), icon=":material/error:")
-        else:
-            st.markdown("**Changes against the original**  \n" + _diff_lines(preview["diff"]))
-            _show_check(preview["check"])
-    code, reason = _reason_inputs(settings)
-    if st.button("Resubmit", key=ACTION_SUBMIT, type="primary"):
-        _send(
-            opened,
-            lambda: actions.resubmit(
-                key=opened["tx"],
-                step=opened["step"],
-                payload=parse_request(body),
                 actor=current_actor(settings),
                 reason=reason,
                 reason_code=code,
@@ -369,7 +249,7 @@ def _note_body(opened: dict[str, str], settings: Settings) -> None:
     st.markdown(f"{NOTE_HELP[kind]} Nothing is sent to any system.")
     st.caption(f"Transaction {md_code(opened['tx'])} · step {md_code(opened['step'])}")
     code, reason = _reason_inputs(settings)
-    if st.button(LABELS[kind], key=ACTION_SUBMIT, type="primary"):
+    if st.button(LABELS[kind], key=state.ACTION_SUBMIT, type="primary"):
         try:
             entry: AuditOut = actions_or_stop().note(
                 key=opened["tx"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app import state
 from app.identity import current_actor, may
 from app.resources import actions_or_stop
 from app.ui import md_escape
@@ -13,27 +14,20 @@ from services.replay_continue import continue_flow, remaining_steps
 from services.schemas import TraceOut
 from services.settings import Settings
 
-__all__ = ["CONTINUE_BUTTON", "CONTINUE_CONFIRM", "render_continue"]
-
-CONTINUE_OPEN = "trace_continue_open"  # the transaction whose dialog is open
-CONTINUE_BUTTON = "trace_continue"
-CONTINUE_CONFIRM = "trace_continue_confirm"
-CONTINUE_RESULT = "trace_continue_result"
-CONTINUE_REASON = "trace_continue_reason"
-CONTINUE_CODE = "trace_continue_reason_code"
+__all__ = ["render_continue"]
 
 
 def _close() -> None:
-    st.session_state.pop(CONTINUE_OPEN, None)
+    st.session_state.pop(state.CONTINUE_OPEN, None)
 
 
 @st.dialog("Continue the flow", width="large", on_dismiss=_close)
 def _dialog(trace: TraceOut, todo: list[str], settings: Settings) -> None:
     st.markdown("Runs, in order, stopping at the first step that does not succeed:")
     st.markdown("\n".join(f"1. `{md_escape(s)}`" for s in todo))
-    code = st.selectbox("Reason code", settings.reason_codes, key=CONTINUE_CODE)
-    reason = st.text_input("Reason (required, goes on the record)", key=CONTINUE_REASON)
-    if not st.button("Run the remaining steps", type="primary", key=CONTINUE_CONFIRM):
+    code = st.selectbox("Reason code", settings.reason_codes, key=state.CONTINUE_CODE)
+    reason = st.text_input("Reason (required, goes on the record)", key=state.CONTINUE_REASON)
+    if not st.button("Run the remaining steps", type="primary", key=state.CONTINUE_CONFIRM):
         return
     try:
         result = continue_flow(
@@ -48,15 +42,15 @@ def _dialog(trace: TraceOut, todo: list[str], settings: Settings) -> None:
         return
     lines = [f"{r.step}: {r.outcome}" for r in result.steps]
     lines.append(f"stopped at {result.stopped}" if result.stopped else "every step succeeded")
-    st.session_state[CONTINUE_RESULT] = {"tx": trace.transaction_id, "lines": lines,
-                                         "ok": result.stopped is None}  # fmt: skip
+    st.session_state[state.CONTINUE_RESULT] = {"tx": trace.transaction_id, "lines": lines,
+                                               "ok": result.stopped is None}  # fmt: skip
     _close()
     st.rerun()
 
 
 def render_continue(trace: TraceOut, failed: list[str], *, settings: Settings) -> None:
     """The offer to continue (only when nothing is failed and steps remain), and its result."""
-    done = st.session_state.get(CONTINUE_RESULT)
+    done = st.session_state.get(state.CONTINUE_RESULT)
     if done and done["tx"] == trace.transaction_id:
         show = st.success if done["ok"] else st.warning
         show("Continue the flow: " + md_escape("; ".join(done["lines"])))
@@ -70,7 +64,7 @@ def render_continue(trace: TraceOut, failed: list[str], *, settings: Settings) -
         f"flow never ran: {md_escape(', '.join(todo))}.",
         icon=":material/fast_forward:",
     )
-    if st.button("Continue the flow", key=CONTINUE_BUTTON, icon=":material/play_arrow:"):
-        st.session_state[CONTINUE_OPEN] = trace.transaction_id
-    if st.session_state.get(CONTINUE_OPEN) == trace.transaction_id:
+    if st.button("Continue the flow", key=state.CONTINUE_BUTTON, icon=":material/play_arrow:"):
+        st.session_state[state.CONTINUE_OPEN] = trace.transaction_id
+    if st.session_state.get(state.CONTINUE_OPEN) == trace.transaction_id:
         _dialog(trace, todo, settings)

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.actions_view import (
-    AUDIT_ACTION,
-    AUDIT_ACTOR,
-    AUDIT_APPLIED,
-    AUDIT_KEY,
-    AUDIT_LIMIT,
-    AUDIT_SINCE,
-    AUDIT_TABLE,
-    AUDIT_UNTIL,
-)
+from app import state
 from app.lineage import RECORD_COLUMN_CONFIG, records_frame
 from app.params import Binding, parse_window, pull, push
 from app.resources import console_or_stop
@@ -28,15 +19,15 @@ PROBLEMS_SHOWN = 20
 console = console_or_stop()
 
 bindings = [
-    Binding("actor", AUDIT_ACTOR),
-    Binding("action", AUDIT_ACTION),
-    Binding("key", AUDIT_KEY),
-    Binding("since", AUDIT_SINCE),
-    Binding("until", AUDIT_UNTIL),
+    Binding("actor", state.AUDIT_ACTOR),
+    Binding("action", state.AUDIT_ACTION),
+    Binding("key", state.AUDIT_KEY),
+    Binding("since", state.AUDIT_SINCE),
+    Binding("until", state.AUDIT_UNTIL),
 ]
-pull(bindings, AUDIT_APPLIED)
-if st.session_state.get(AUDIT_ACTION) not in ("", *ACTIONS):
-    st.session_state[AUDIT_ACTION] = ""
+pull(bindings, state.AUDIT_APPLIED)
+if st.session_state.get(state.AUDIT_ACTION) not in ("", *ACTIONS):
+    st.session_state[state.AUDIT_ACTION] = ""
 
 st.title("Audit log")
 st.caption(
@@ -84,28 +75,32 @@ exports.download_button(
 
 # -- filters --------------------------------------------------------------------------
 cols = st.columns([2, 2, 3, 2, 2, 1.2])
-cols[0].text_input("Who", key=AUDIT_ACTOR, placeholder="Any actor")
+cols[0].text_input("Who", key=state.AUDIT_ACTOR, placeholder="Any actor")
 cols[1].selectbox(
     "Action",
     options=["", *ACTIONS],
     format_func=lambda a: a.replace("_", " ") if a else "Any action",
-    key=AUDIT_ACTION,
+    key=state.AUDIT_ACTION,
 )
-cols[2].text_input("Transaction", key=AUDIT_KEY, placeholder="tx-…, order, invoice, correlation ID")
-cols[3].text_input("Since", key=AUDIT_SINCE, placeholder="24h, 7d, 2026-05-11")
-cols[4].text_input("Until", key=AUDIT_UNTIL, placeholder="2026-05-12T09:00Z")
-cols[5].selectbox("Show", LIMITS, index=1, key=AUDIT_LIMIT)
-push(bindings, AUDIT_APPLIED)
+cols[2].text_input(
+    "Transaction", key=state.AUDIT_KEY, placeholder="tx-…, order, invoice, correlation ID"
+)
+cols[3].text_input("Since", key=state.AUDIT_SINCE, placeholder="24h, 7d, 2026-05-11")
+cols[4].text_input("Until", key=state.AUDIT_UNTIL, placeholder="2026-05-12T09:00Z")
+cols[5].selectbox("Show", LIMITS, index=1, key=state.AUDIT_LIMIT)
+push(bindings, state.AUDIT_APPLIED)
 
 try:
-    since, until = parse_window(st.session_state[AUDIT_SINCE], st.session_state[AUDIT_UNTIL])
+    since, until = parse_window(
+        st.session_state[state.AUDIT_SINCE], st.session_state[state.AUDIT_UNTIL]
+    )
     filters = AuditFilters(
-        actor=st.session_state[AUDIT_ACTOR].strip() or None,
-        action=st.session_state[AUDIT_ACTION] or None,
-        key=st.session_state[AUDIT_KEY].strip() or None,
+        actor=st.session_state[state.AUDIT_ACTOR].strip() or None,
+        action=st.session_state[state.AUDIT_ACTION] or None,
+        key=st.session_state[state.AUDIT_KEY].strip() or None,
         since=since,
         until=until,
-        limit=int(st.session_state[AUDIT_LIMIT]),
+        limit=int(st.session_state[state.AUDIT_LIMIT]),
     )
     rows = list_entries(console, filters)
 except Q2CError as exc:
@@ -129,7 +124,7 @@ event = st.dataframe(
     records_frame(rows, with_transaction=True),
     hide_index=True,
     width="stretch",
-    key=AUDIT_TABLE,
+    key=state.AUDIT_TABLE,
     on_select="rerun",
     selection_mode="single-row",
     column_config=RECORD_COLUMN_CONFIG,

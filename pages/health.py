@@ -10,6 +10,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from app import state
 from app.params import Binding, parse_window, pull, push
 from app.resources import console_or_stop, stop_with_error
 from app.ui import STATUS_HEX, STATUS_LABELS, STATUSES
@@ -18,11 +19,6 @@ from services.console import Console
 from services.errors import InputError, Q2CError
 from services.health import HealthOut, console_health
 
-# Session-state keys of this page (to move into app/state.py).
-HEALTH_PRESET = "health_preset"
-HEALTH_SINCE = "health_since"
-HEALTH_UNTIL = "health_until"
-HEALTH_APPLIED = "health_applied"
 PRESETS = {
     "24h": "Last 24 hours",
     "7d": "Last 7 days",
@@ -48,19 +44,22 @@ def _alerts(store: str, _console: Console) -> list[AlertOut]:
 
 
 console = console_or_stop()
-bindings = [Binding("since", HEALTH_SINCE, default=DEFAULT_SINCE), Binding("until", HEALTH_UNTIL)]
-pull(bindings, HEALTH_APPLIED)
-since_text, until_text = st.session_state[HEALTH_SINCE], st.session_state[HEALTH_UNTIL]
-if HEALTH_PRESET not in st.session_state or st.session_state[HEALTH_PRESET] != "custom":
+bindings = [
+    Binding("since", state.HEALTH_SINCE, default=DEFAULT_SINCE),
+    Binding("until", state.HEALTH_UNTIL),
+]
+pull(bindings, state.HEALTH_APPLIED)
+since_text, until_text = st.session_state[state.HEALTH_SINCE], st.session_state[state.HEALTH_UNTIL]
+if state.HEALTH_PRESET not in st.session_state or st.session_state[state.HEALTH_PRESET] != "custom":
     preset_now = since_text if since_text in PRESETS and not until_text else "custom"
-    st.session_state[HEALTH_PRESET] = preset_now
+    st.session_state[state.HEALTH_PRESET] = preset_now
 
 
 def _apply_preset() -> None:
     """A preset replaces the window; Custom keeps what is typed."""
-    picked = st.session_state[HEALTH_PRESET]
+    picked = st.session_state[state.HEALTH_PRESET]
     if picked != "custom":
-        st.session_state[HEALTH_SINCE], st.session_state[HEALTH_UNTIL] = picked, ""
+        st.session_state[state.HEALTH_SINCE], st.session_state[state.HEALTH_UNTIL] = picked, ""
 
 
 st.title("Health")
@@ -69,20 +68,20 @@ cols[0].selectbox(
     "Window",
     options=list(PRESETS),
     format_func=PRESETS.__getitem__,
-    key=HEALTH_PRESET,
+    key=state.HEALTH_PRESET,
     on_change=_apply_preset,
     help="Transactions active in the window: last event after Since, first event before Until.",
 )
-if st.session_state[HEALTH_PRESET] == "custom":
-    cols[1].text_input("Since", key=HEALTH_SINCE, placeholder="7d, 2026-11-01")
-    cols[2].text_input("Until", key=HEALTH_UNTIL, placeholder="2026-11-15T00:00Z")
-push(bindings, HEALTH_APPLIED)
+if st.session_state[state.HEALTH_PRESET] == "custom":
+    cols[1].text_input("Since", key=state.HEALTH_SINCE, placeholder="7d, 2026-11-01")
+    cols[2].text_input("Until", key=state.HEALTH_UNTIL, placeholder="2026-11-15T00:00Z")
+push(bindings, state.HEALTH_APPLIED)
 
 try:
     # Relative windows are read against the minute, so a rerun within it hits the cache.
     minute = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
     since, until = parse_window(
-        st.session_state[HEALTH_SINCE], st.session_state[HEALTH_UNTIL], now=minute
+        st.session_state[state.HEALTH_SINCE], st.session_state[state.HEALTH_UNTIL], now=minute
     )
     health = _health(console.database_label, since, until, console)
 except InputError as exc:

@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from app import state
 from app.params import Binding, pull, push
 from app.resources import console_or_stop, systems_or_stop
 from app.ui import md_code, md_escape, trace_url
@@ -19,13 +20,6 @@ from services.reconcile import (
     totals_csv,
 )
 from services.reconcile_live import confirm
-
-# Session-state keys of this page (widget keys double as the values they hold).
-RECON_PERIOD = "recon_period"
-RECON_MONTH = "recon_month"
-RECON_LIVE = "recon_live"
-RECON_STATUS = "recon_status"
-RECON_APPLIED = "recon_applied_params"
 
 LABELS = {
     "matched": "Matched",
@@ -61,14 +55,14 @@ MONEY = st.column_config.NumberColumn(format="%.2f")
 console = console_or_stop()
 months = period_choices(console)
 
-bindings = [Binding("period", RECON_PERIOD, default=months[0] if months else "")]
-pull(bindings, RECON_APPLIED)
+bindings = [Binding("period", state.RECON_PERIOD, default=months[0] if months else "")]
+pull(bindings, state.RECON_APPLIED)
 
 
 def _pick_month() -> None:
     """A month picked from the list becomes the period."""
-    if st.session_state.get(RECON_MONTH):
-        st.session_state[RECON_PERIOD] = st.session_state[RECON_MONTH]
+    if st.session_state.get(state.RECON_MONTH):
+        st.session_state[state.RECON_PERIOD] = st.session_state[state.RECON_MONTH]
 
 
 st.title("Reconciliation")
@@ -78,30 +72,30 @@ st.caption(
     "Totals are per legal entity and currency; currencies are never added together."
 )
 
-typed = str(st.session_state.get(RECON_PERIOD, "")).strip()
-st.session_state[RECON_MONTH] = typed if typed in months else None
+typed = str(st.session_state.get(state.RECON_PERIOD, "")).strip()
+st.session_state[state.RECON_MONTH] = typed if typed in months else None
 cols = st.columns([2, 2, 3], vertical_alignment="bottom")
 cols[0].selectbox(
     "Months with data",
     months,
-    key=RECON_MONTH,
+    key=state.RECON_MONTH,
     on_change=_pick_month,
     placeholder="No data yet" if not months else "Pick a month",
 )
-cols[1].text_input("Period (YYYY-MM)", key=RECON_PERIOD, placeholder="2026-10")
+cols[1].text_input("Period (YYYY-MM)", key=state.RECON_PERIOD, placeholder="2026-10")
 cols[2].checkbox(
     "Confirm differences with the systems now",
-    key=RECON_LIVE,
+    key=state.RECON_LIVE,
     help="Ask billing and the ERP about each difference: a replay may have fixed it since.",
 )
-push(bindings, RECON_APPLIED)
+push(bindings, state.RECON_APPLIED)
 
 try:
-    result = reconcile_period(console, st.session_state[RECON_PERIOD])
+    result = reconcile_period(console, st.session_state[state.RECON_PERIOD])
 except Q2CError as exc:
     st.error(md_escape(str(exc)), icon=":material/event_busy:")
     st.stop()
-if st.session_state.get(RECON_LIVE) and result.differences:
+if st.session_state.get(state.RECON_LIVE) and result.differences:
     with st.spinner("Asking billing and the ERP…"):
         result = confirm(result, systems_or_stop())
 
@@ -150,7 +144,7 @@ shown = st.pills(
     selection_mode="multi",
     default=differing or ["matched"],
     format_func=lambda s: f"{LABELS[s]} ({result.summary[s]:,})",
-    key=f"{RECON_STATUS}_{result.period}",  # a fresh filter per period
+    key=f"{state.RECON_STATUS}_{result.period}",  # a fresh filter per period
 )
 rows = [r for r in result.rows if r.status in (shown or [])]
 table = pd.DataFrame(table_rows(result.model_copy(update={"rows": rows})), columns=list(COLUMNS))

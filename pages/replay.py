@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from app import state
 from app.identity import current_actor, may
 from app.resources import console_or_stop, systems_or_stop
 from app.ui import md_escape, trace_url
@@ -15,10 +16,6 @@ from services.bulk import BulkPlan, BulkReplay, BulkRunOut, BulkSummary
 from services.errors import Q2CError
 from services.schemas import SearchFilters
 
-# Session-state keys of this page (widget keys double as the values' names).
-STATUS, SYSTEM, FLOW, ERROR_CODE = "replay_status", "replay_system", "replay_flow", "replay_error"
-PLAN, REASON_CODE, REASON = "replay_plan", "replay_reason_code", "replay_reason"
-RUN, PICK, NOTICE = "replay_run", "replay_run_pick", "replay_notice"
 SYSTEMS = ("salesforce", "erp", "billing", "tax")
 STATUSES = ("failed", "stuck", "in_progress")
 
@@ -37,20 +34,22 @@ st.caption(
 )
 
 cols = st.columns(4)
-cols[0].multiselect("Status", STATUSES, default=["failed"], key=STATUS)
-cols[1].selectbox("System", ["", *SYSTEMS], format_func=lambda s: s or "Any system", key=SYSTEM)
+cols[0].multiselect("Status", STATUSES, default=["failed"], key=state.REPLAY_STATUS)
+cols[1].selectbox(
+    "System", ["", *SYSTEMS], format_func=lambda s: s or "Any system", key=state.REPLAY_SYSTEM
+)
 cols[2].selectbox(
     "Flow",
     ["", *sorted(console.catalog.flows)],
     format_func=lambda f: f or "Any flow",
-    key=FLOW,
+    key=state.REPLAY_FLOW,
 )
-cols[3].text_input("Error code", key=ERROR_CODE, placeholder="SERVICE_UNAVAILABLE")
+cols[3].text_input("Error code", key=state.REPLAY_ERROR_CODE, placeholder="SERVICE_UNAVAILABLE")
 filters = SearchFilters(
-    status=list(st.session_state[STATUS]) or ["failed"],
-    system=st.session_state[SYSTEM] or None,
-    flow=st.session_state[FLOW] or None,
-    error_code=st.session_state[ERROR_CODE].strip() or None,
+    status=list(st.session_state[state.REPLAY_STATUS]) or ["failed"],
+    system=st.session_state[state.REPLAY_SYSTEM] or None,
+    flow=st.session_state[state.REPLAY_FLOW] or None,
+    error_code=st.session_state[state.REPLAY_ERROR_CODE].strip() or None,
 )
 
 
@@ -69,20 +68,20 @@ def _act(label: str, action: Callable[[], object]) -> None:
     try:
         result = action()
     except Q2CError as exc:
-        st.session_state[NOTICE] = ("error", str(exc))
+        st.session_state[state.REPLAY_NOTICE] = ("error", str(exc))
         return
     if isinstance(result, BulkSummary):
         c = result.counts
-        st.session_state[PICK] = result.run.id
-        st.session_state[NOTICE] = (
+        st.session_state[state.REPLAY_PICK] = result.run.id
+        st.session_state[state.REPLAY_NOTICE] = (
             "success" if result.ok else "warning",
             f"{label} {result.run.id}: {result.run.state}; sent {c['sent']}, succeeded "
             f"{c['succeeded']}, failed {c['failed']}, skipped {c['skipped']}, "
             f"blocked {c['blocked']}",
         )
     elif isinstance(result, BulkRunOut):
-        st.session_state[PICK] = result.id
-        st.session_state[NOTICE] = ("info", f"{label} {result.id}: {result.state}")
+        st.session_state[state.REPLAY_PICK] = result.id
+        st.session_state[state.REPLAY_NOTICE] = ("info", f"{label} {result.id}: {result.state}")
 
 
 def _run(run_id: str, retry_failed: bool = False) -> BulkSummary:
@@ -98,10 +97,10 @@ fingerprint = filters.model_dump_json()
 if st.button("Dry run", icon=":material/checklist:", key="replay_dry_run"):
     try:
         with st.spinner("Checking each step with its target system…"):
-            st.session_state[PLAN] = (fingerprint, bulk.plan(filters=filters))
+            st.session_state[state.REPLAY_PLAN] = (fingerprint, bulk.plan(filters=filters))
     except Q2CError as exc:
         st.error(md_escape(str(exc)))
-held = st.session_state.get(PLAN)
+held = st.session_state.get(state.REPLAY_PLAN)
 plan: BulkPlan | None = held[1] if held and held[0] == fingerprint else None
 if plan is not None:
     m = st.columns(3)
@@ -134,28 +133,28 @@ if plan is not None:
         st.info(f"Your role ({actor.role}) may not start a bulk replay.", icon=":material/lock:")
     elif plan.count("pending"):
         with st.form("replay_start"):
-            st.selectbox("Reason code", settings.reason_codes, key=REASON_CODE)
-            st.text_area("Reason (goes on the record)", key=REASON)
+            st.selectbox("Reason code", settings.reason_codes, key=state.REPLAY_REASON_CODE)
+            st.text_area("Reason (goes on the record)", key=state.REPLAY_REASON)
             if st.form_submit_button("Start bulk replay", type="primary"):
 
                 def start() -> object:
                     run = bulk.create(
                         filters=filters,
                         actor=actor,
-                        reason=st.session_state[REASON],
-                        reason_code=st.session_state[REASON_CODE],
+                        reason=st.session_state[state.REPLAY_REASON],
+                        reason_code=st.session_state[state.REPLAY_REASON_CODE],
                         plan=plan,
                     )
                     return run if run.state == "awaiting_approval" else _run(run.id)
 
                 _act("Bulk replay", start)
-                st.session_state.pop(PLAN, None)
+                st.session_state.pop(state.REPLAY_PLAN, None)
                 st.rerun()
 
 # -- runs ----------------------------------------------------------------------------------
 runs = bulk.runs()
 st.subheader("Runs")
-notice = st.session_state.pop(NOTICE, None)
+notice = st.session_state.pop(state.REPLAY_NOTICE, None)
 if notice:
     getattr(st, notice[0])(md_escape(notice[1]))
 if not runs:
@@ -180,11 +179,11 @@ st.dataframe(
     key="replay_runs_table",
 )
 ids = [r.id for r in runs]
-if PICK in st.session_state:
-    st.session_state[RUN] = st.session_state.pop(PICK)
-if st.session_state.get(RUN) not in ids:
-    st.session_state[RUN] = ids[0]
-run_id = st.selectbox("Run", ids, key=RUN)
+if state.REPLAY_PICK in st.session_state:
+    st.session_state[state.REPLAY_RUN] = st.session_state.pop(state.REPLAY_PICK)
+if st.session_state.get(state.REPLAY_RUN) not in ids:
+    st.session_state[state.REPLAY_RUN] = ids[0]
+run_id = st.selectbox("Run", ids, key=state.REPLAY_RUN)
 chosen = next(r for r in runs if r.id == run_id)
 buttons = st.columns(4)
 if chosen.state == "awaiting_approval" and may(settings, "approve"):

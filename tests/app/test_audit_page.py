@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from app.actions_view import AUDIT_ACTION, AUDIT_ACTOR
+from app.state import AUDIT_ACTION, AUDIT_ACTOR
 from services.audit import AuditIn, append
 from services.console import open_console
 from services.settings import load_settings

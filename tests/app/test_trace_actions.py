@@ -12,12 +12,12 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
 from app import state
-from app.actions_view import (
+from app.actions_view import KINDS
+from app.state import (
     ACTION_OPEN,
     ACTION_REASON,
     ACTION_REASON_CODE,
     ACTION_SUBMIT,
-    KINDS,
     RESUBMIT_BODY,
     RESUBMIT_CHECK,
     action_button_key,

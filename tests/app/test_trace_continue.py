@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from app.continue_view import CONTINUE_BUTTON, CONTINUE_CONFIRM, CONTINUE_REASON
+from app.state import CONTINUE_BUTTON, CONTINUE_CONFIRM, CONTINUE_REASON
 from services.connections import open_systems
 from services.console import open_console
 from services.replay import Actions
