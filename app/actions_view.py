@@ -25,7 +25,17 @@ from services.replay import ActionResult, Actions
 from services.replay_plan import StepTarget, TargetCheck
 from services.settings import Settings
 
-__all__ = ["KINDS", "open_dialog", "render_actions"]
+__all__ = [
+    "KINDS",
+    "checked_target",
+    "close_dialog",
+    "load_target",
+    "open_dialog",
+    "reason_inputs",
+    "render_actions",
+    "send_action",
+    "show_check",
+]
 
 KINDS = ("replay", "resubmit", "acknowledge", "resolve", "ignore")
 LABELS = {
@@ -137,7 +147,7 @@ def open_dialog(tx: str, steps: list[str], *, settings: Settings) -> None:
 # -- shared pieces (app.resubmit_view uses them too) ---------------------------------
 
 
-def _reason_inputs(settings: Settings) -> tuple[str, str]:
+def reason_inputs(settings: Settings) -> tuple[str, str]:
     code = st.selectbox("Reason code", settings.reason_codes, key=state.ACTION_REASON_CODE)
     reason = st.text_input(
         "Reason (required, goes on the record)",
@@ -147,7 +157,7 @@ def _reason_inputs(settings: Settings) -> tuple[str, str]:
     return str(code), reason
 
 
-def _target(actions: Actions, opened: dict[str, str]) -> StepTarget | None:
+def load_target(actions: Actions, opened: dict[str, str]) -> StepTarget | None:
     try:
         return actions.target(opened["tx"], opened["step"])
     except Q2CError as exc:
@@ -155,7 +165,7 @@ def _target(actions: Actions, opened: dict[str, str]) -> StepTarget | None:
         return None
 
 
-def _checked(actions: Actions, target: StepTarget, request: Any = None) -> TargetCheck | str:
+def checked_target(actions: Actions, target: StepTarget, request: Any = None) -> TargetCheck | str:
     """The target check (asked once per dialog and request); an error as its one line."""
     token = json.dumps([target.transaction_id, target.step, request], sort_keys=True, default=str)
     cached = st.session_state.get(state.ACTION_CHECK)
@@ -169,7 +179,7 @@ def _checked(actions: Actions, target: StepTarget, request: Any = None) -> Targe
     return found
 
 
-def _show_check(check: TargetCheck | str) -> bool:
+def show_check(check: TargetCheck | str) -> bool:
     """Render the target check; False when the step cannot be sent at all."""
     if isinstance(check, str):
         st.error(md_escape(check), icon=":material/error:")
@@ -198,7 +208,7 @@ def _result_text(result: ActionResult) -> str:
     return " · ".join(parts)
 
 
-def _send(opened: dict[str, str], run: Callable[[], ActionResult]) -> None:
+def send_action(opened: dict[str, str], run: Callable[[], ActionResult]) -> None:
     try:
         result = run()
     except Q2CError as exc:
@@ -210,26 +220,26 @@ def _send(opened: dict[str, str], run: Callable[[], ActionResult]) -> None:
 # -- replay --------------------------------------------------------------------------
 
 
-def _close_dialog() -> None:
+def close_dialog() -> None:
     _clear()
 
 
-@st.dialog("Replay a failed step", width="large", on_dismiss=_close_dialog)
+@st.dialog("Replay a failed step", width="large", on_dismiss=close_dialog)
 def _replay_dialog(opened: dict[str, str], settings: Settings) -> None:
     actions = actions_or_stop()
     st.markdown(
         f"Send {md_code(opened['step'])} of {md_code(opened['tx'])} again: "
         "the same request with the same idempotency key."
     )
-    target = _target(actions, opened)
+    target = load_target(actions, opened)
     if target is None:
         return
     if target.idempotency_key:
         st.caption(f"Idempotency key {md_code(target.idempotency_key)}")
-    sendable = _show_check(_checked(actions, target))
-    code, reason = _reason_inputs(settings)
+    sendable = show_check(checked_target(actions, target))
+    code, reason = reason_inputs(settings)
     if st.button("Replay", key=state.ACTION_SUBMIT, type="primary", disabled=not sendable):
-        _send(
+        send_action(
             opened,
             lambda: actions.replay(
                 key=opened["tx"],
@@ -248,7 +258,7 @@ def _note_body(opened: dict[str, str], settings: Settings) -> None:
     kind = opened["action"]
     st.markdown(f"{NOTE_HELP[kind]} Nothing is sent to any system.")
     st.caption(f"Transaction {md_code(opened['tx'])} · step {md_code(opened['step'])}")
-    code, reason = _reason_inputs(settings)
+    code, reason = reason_inputs(settings)
     if st.button(LABELS[kind], key=state.ACTION_SUBMIT, type="primary"):
         try:
             entry: AuditOut = actions_or_stop().note(
@@ -270,6 +280,6 @@ def _note_body(opened: dict[str, str], settings: Settings) -> None:
 
 
 _NOTE_DIALOGS = {
-    kind: st.dialog(f"{LABELS[kind]} a failure", on_dismiss=_close_dialog)(_note_body)
+    kind: st.dialog(f"{LABELS[kind]} a failure", on_dismiss=close_dialog)(_note_body)
     for kind in ("acknowledge", "resolve", "ignore")
 }

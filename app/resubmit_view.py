@@ -12,12 +12,12 @@ import streamlit as st
 
 from app import state
 from app.actions_view import (
-    _checked,
-    _close_dialog,
-    _reason_inputs,
-    _send,
-    _show_check,
-    _target,
+    checked_target,
+    close_dialog,
+    load_target,
+    reason_inputs,
+    send_action,
+    show_check,
 )
 from app.identity import current_actor
 from app.resources import actions_or_stop
@@ -62,17 +62,17 @@ def _preview(actions: Actions, target: StepTarget, text: str) -> dict[str, Any]:
     diff = json_diff(target.request, request)
     if not diff:
         return {"body": text, "error": "the edited request is the same as the original: use replay"}
-    return {"body": text, "diff": diff, "check": _checked(actions, target, request)}
+    return {"body": text, "diff": diff, "check": checked_target(actions, target, request)}
 
 
-@st.dialog("Edit and resubmit a failed step", width="large", on_dismiss=_close_dialog)
+@st.dialog("Edit and resubmit a failed step", width="large", on_dismiss=close_dialog)
 def resubmit_dialog(opened: dict[str, str], settings: Settings) -> None:
     actions = actions_or_stop()
     st.markdown(
         f"Edit the request of {md_code(opened['step'])} of {md_code(opened['tx'])} and send "
         "it with a new idempotency key (the original key + a revision)."
     )
-    target = _target(actions, opened)
+    target = load_target(actions, opened)
     if target is None:
         return
     if state.RESUBMIT_BODY not in st.session_state:
@@ -87,10 +87,10 @@ def resubmit_dialog(opened: dict[str, str], settings: Settings) -> None:
             st.error(md_escape(preview["error"]), icon=":material/error:")
         else:
             st.markdown("**Changes against the original**  \n" + _diff_lines(preview["diff"]))
-            _show_check(preview["check"])
-    code, reason = _reason_inputs(settings)
+            show_check(preview["check"])
+    code, reason = reason_inputs(settings)
     if st.button("Resubmit", key=state.ACTION_SUBMIT, type="primary"):
-        _send(
+        send_action(
             opened,
             lambda: actions.resubmit(
                 key=opened["tx"],
