@@ -39,7 +39,7 @@ from services.bulk_store import (
 from services.connections import Systems
 from services.console import Console
 from services.errors import InputError
-from services.roles import Actor, PermissionDenied, authorize
+from services.roles import Actor, PermissionDenied, authorize, check_reason
 from services.schemas import SearchFilters
 
 __all__ = [
@@ -141,7 +141,7 @@ class BulkReplay:
             InputError: no reason, an unknown reason code, or nothing to send.
         """
         authorize(actor, "bulk_replay", self.settings)
-        self._check_reason(reason, reason_code)
+        check_reason(reason, reason_code, self.settings)
         plan = plan or self.plan(filters=filters)
         if not plan.count("pending"):
             raise InputError(
@@ -265,13 +265,3 @@ class BulkReplay:
         for state in ("succeeded", "failed", "skipped", "blocked", "pending"):
             counts[state] = sum(1 for i in items if i.state == state)
         return BulkSummary(run=run, counts=counts, items=items)
-
-    def _check_reason(self, reason: str, reason_code: str) -> None:
-        """Refuse an empty reason or an unknown reason code (as single replays do)."""
-        if not reason or not reason.strip():
-            raise InputError("a reason is required: say why (it goes on the record)")
-        if reason_code not in self.settings.reason_codes:
-            raise InputError(
-                f"unknown reason code {reason_code!r}; use one of: "
-                + ", ".join(self.settings.reason_codes)
-            )

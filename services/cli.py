@@ -6,7 +6,6 @@ Exit codes: 0 success, 1 a negative answer (nothing matched, something rejected)
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +14,7 @@ import typer
 from rich.console import Console as RichConsole
 from rich.table import Table
 
+from services.cli_output import emit as _emit
 from services.console import Console, open_console
 from services.errors import InputError, Q2CError
 from services.ingest import IngestSummary
@@ -50,10 +50,6 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 def _console(database: str | None) -> Console:
     settings = load_settings(database_url=database or _state.get("database"))
     return open_console(settings)
-
-
-def _emit(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 @app.callback()

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from services.audit import entries, export, verify, verify_file
+from services.cli_output import emit as _emit
 from services.connections import open_systems
 from services.console import open_console
 from services.errors import InputError
@@ -58,25 +59,20 @@ def _actions(settings: Settings) -> Actions:
     return Actions(open_console(settings), open_systems(settings))
 
 
-def _emit(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+def _request_line(result: ActionResult) -> dict[str, Any]:
+    """One request sent, as ``--json`` names it."""
+    return {
+        "system": result.step.split(".", 1)[0],
+        "step": result.step,
+        "idempotency_key": result.idempotency_key,
+        "outcome": result.outcome,
+    }
 
 
 def _report(result: ActionResult, as_json: bool) -> None:
     if as_json:
         out = result.model_dump(mode="json")
-        out["requests"] = (
-            [
-                {
-                    "system": result.step.split(".", 1)[0],
-                    "step": result.step,
-                    "idempotency_key": result.idempotency_key,
-                    "outcome": result.outcome,
-                }
-            ]
-            if result.sent
-            else []
-        )
+        out["requests"] = [_request_line(result)] if result.sent else []
         _emit(out)
     else:
         check = result.target_check.message if result.target_check else ""
@@ -177,16 +173,7 @@ def continue_(
     )
     if as_json:
         out = result.model_dump(mode="json")
-        out["requests"] = [
-            {
-                "system": r.step.split(".", 1)[0],
-                "step": r.step,
-                "idempotency_key": r.idempotency_key,
-                "outcome": r.outcome,
-            }
-            for r in result.steps
-            if r.sent
-        ]
+        out["requests"] = [_request_line(r) for r in result.steps if r.sent]
         _emit(out)
     else:
         for r in result.steps:

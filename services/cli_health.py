@@ -8,14 +8,14 @@ store errors. Meant for cron: ``*/5 * * * * q2c alerts check --json``.
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
 import typer
 
 from services.alerts import AlertCheckOut, check_alerts, load_alert_rules
+from services.cli_output import emit as _emit
 from services.console import Console, open_console
 from services.health import HealthOut, compute_health
 from services.timeparse import parse_when
@@ -35,10 +35,6 @@ def _console() -> Console:
     from services.cli_actions import _settings
 
     return open_console(_settings())
-
-
-def _emit(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def run_health(console: Console, since: str | None, until: str | None) -> HealthOut:

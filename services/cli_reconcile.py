@@ -6,12 +6,12 @@ are differences, 2 usage errors (a period that is not YYYY-MM, an unreachable st
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated, Any
 
 import typer
 
+from services.cli_output import emit as _emit
 from services.connections import open_systems
 from services.console import open_console
 from services.errors import Q2CError
@@ -36,10 +36,6 @@ def _settings(database: str | None) -> Settings:
     from services.cli import _state
 
     return load_settings(database_url=database or _state.get("database"))
-
-
-def _emit(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def _live(result: Reconciliation, settings: Settings) -> Reconciliation:

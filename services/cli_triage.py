@@ -10,12 +10,12 @@ ones). Exit codes: 0 done, 1 refused, 2 usage, file or database errors.
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from services.cli_output import emit as _emit
 from services.console import open_console
 from services.errors import InputError
 from services.replay_plan import find_target
@@ -43,10 +43,6 @@ def _actor(settings: Settings, name: str, role: str) -> Actor:
             "--role is accepted in demo mode only; production identity is not configured"
         )
     return Actor(name, role)
-
-
-def _emit(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def triage(

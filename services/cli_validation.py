@@ -7,12 +7,12 @@ usage errors (a malformed id, an unknown opportunity, Salesforce unreachable);
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from services.cli_output import emit as _emit
 from services.connections import open_systems
 from services.console import open_console
 from services.validation.service import Validation
@@ -28,10 +28,6 @@ def _validation() -> Validation:
 
     settings = _settings()
     return Validation(open_console(settings), open_systems(settings))
-
-
-def _emit(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def validate(

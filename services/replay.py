@@ -35,7 +35,7 @@ from services.replay_plan import (
     step_call,
 )
 from services.replay_steps import check_schema
-from services.roles import Actor, authorize
+from services.roles import Actor, authorize, check_reason
 from services.triage.state import TRIAGE_ACTIONS, record_triage
 
 __all__ = [
@@ -143,7 +143,7 @@ class Actions:
         if action not in TRIAGE_ACTIONS:
             raise InputError(f"unknown note {action!r}: {', '.join(TRIAGE_ACTIONS)}")
         authorize(actor, action, self.settings)
-        self._check_reason(reason, reason_code)
+        check_reason(reason, reason_code, self.settings)
         traces = self.console.find_traces(key)
         if len(traces) != 1:
             find_target(traces, key, None)  # raises the right message
@@ -175,7 +175,7 @@ class Actions:
     ) -> ActionResult:
         """Send a failed step again: the same request, the same idempotency key."""
         authorize(actor, "replay", self.settings)
-        self._check_reason(reason, reason_code)
+        check_reason(reason, reason_code, self.settings)
         target = self.target(key, step)
         request = self._stored_request(target)
         if not target.idempotency_key:
@@ -200,7 +200,7 @@ class Actions:
     ) -> ActionResult:
         """Send an edited request with a new idempotency key (original key + revision)."""
         authorize(actor, "resubmit", self.settings)
-        self._check_reason(reason, reason_code)
+        check_reason(reason, reason_code, self.settings)
         target = self.target(key, step)
         spec = require_replayable(target)
         request = check_schema(spec, payload)
@@ -230,15 +230,6 @@ class Actions:
             reasons = "; ".join(r.reason for r in summary.rejections) or "not accepted"
             raise StoreError(f"the console's own event was not stored: {reasons}")
         return str(event["id"])
-
-    def _check_reason(self, reason: str, reason_code: str) -> None:
-        if not reason or not reason.strip():
-            raise InputError("a reason is required: say why (it goes on the record)")
-        if reason_code not in self.settings.reason_codes:
-            raise InputError(
-                f"unknown reason code {reason_code!r}; use one of: "
-                + ", ".join(self.settings.reason_codes)
-            )
 
     def _stored_request(self, target: StepTarget) -> dict[str, Any]:
         if not isinstance(target.request, dict):

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from services.errors import InputError
 from services.replay import ActionResult, Actions
 from services.replay_plan import StepTarget, steps_of
-from services.roles import Actor, authorize
+from services.roles import Actor, authorize, check_reason
 from services.schemas import TraceOut
 
 __all__ = ["ContinueResult", "Context", "continue_flow", "register_builder", "remaining_steps"]
@@ -118,7 +118,7 @@ def continue_flow(
         InputError: the transaction still has a failed step, or nothing remains.
     """
     authorize(actor, "continue", actions.settings)
-    actions._check_reason(reason, reason_code)
+    check_reason(reason, reason_code, actions.settings)
     traces = actions.console.find_traces(key)
     if len(traces) != 1:
         actions.target(key)  # raises the right message for 0 or several

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.errors import Q2CError
+from services.errors import InputError, Q2CError
 from services.settings import Settings
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "PermissionDenied",
     "allowed",
     "authorize",
+    "check_reason",
 ]
 
 ACTIONS = (
@@ -68,6 +69,20 @@ class Actor:
             raise PermissionDenied("an action needs the name of who takes it (--actor)")
         if self.role not in ROLES:
             raise PermissionDenied(f"unknown role {self.role!r}; roles: {', '.join(ROLES)}")
+
+
+def check_reason(reason: str, reason_code: str, settings: Settings) -> None:
+    """Every action needs a reason and a code from ``Q2C_REASON_CODES``.
+
+    Raises:
+        InputError: the reason is empty or the code unknown (one line).
+    """
+    if not reason or not reason.strip():
+        raise InputError("a reason is required: say why (it goes on the record)")
+    if reason_code not in settings.reason_codes:
+        raise InputError(
+            f"unknown reason code {reason_code!r}; use one of: " + ", ".join(settings.reason_codes)
+        )
 
 
 def allowed(role: str, action: str) -> bool:

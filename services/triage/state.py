@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from services.audit import AuditIn, AuditOut, append_in, lock_audit
 from services.db import writer_connection
 from services.errors import InputError, StoreError
-from services.roles import Actor, authorize
+from services.roles import Actor, authorize, check_reason
 from services.settings import Settings
 from services.triage.models import TriageState
 
@@ -108,12 +108,7 @@ def _check(
     if action not in ACTION_STATES:
         known = ", ".join(ACTION_STATES)
         raise InputError(f"unknown triage action {action!r}; use one of: {known}")
-    if not reason or not reason.strip():
-        raise InputError("a reason is required: say why (it goes on the record)")
-    if reason_code not in settings.reason_codes:
-        raise InputError(
-            f"unknown reason code {reason_code!r}; use one of: " + ", ".join(settings.reason_codes)
-        )
+    check_reason(reason, reason_code, settings)
     name = (assignee or "").strip()
     if action == "assign" and not name:
         raise InputError("assign needs the name of the person (--assignee)")

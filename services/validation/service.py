@@ -21,7 +21,7 @@ from services.console import Console
 from services.errors import ConnectorError, InputError, NotFoundError
 from services.replay import claim_effect, release_effect
 from services.replay_plan import StepTarget
-from services.roles import Actor, allowed, authorize
+from services.roles import Actor, allowed, authorize, check_reason
 from services.validation.context import LookupCache
 from services.validation.engine import SF_ID, check_opportunity_id, history, validate
 from services.validation.model import ValidationOut
@@ -113,7 +113,7 @@ class Validation:
     ) -> AcceptOut:
         """Ask an admin to approve an order whose verdict is needs_approval (on the record)."""
         authorize(actor, "request_approval", self.settings)
-        self._check_reason(reason, reason_code)
+        check_reason(reason, reason_code, self.settings)
         opp = self.resolve(opportunity_id)
         runs = history(self.console.engine, opp, limit=1)
         if not runs or runs[0].verdict != "needs_approval":
@@ -143,22 +143,13 @@ class Validation:
             audit_seq=entry.seq,
         )
 
-    def _check_reason(self, reason: str, reason_code: str) -> None:
-        if not reason or not reason.strip():
-            raise InputError("a reason is required: say why (it goes on the record)")
-        if reason_code not in self.settings.reason_codes:
-            raise InputError(
-                f"unknown reason code {reason_code!r}; use one of: "
-                + ", ".join(self.settings.reason_codes)
-            )
-
     def accept(
         self, opportunity_id: str, *, actor: Actor, reason: str, reason_code: str
     ) -> AcceptOut:
         """Accept the order if its fresh verdict allows it; write the status to Salesforce."""
         authorize(actor, "accept", self.settings)
         opp = check_opportunity_id(opportunity_id)
-        self._check_reason(reason, reason_code)
+        check_reason(reason, reason_code, self.settings)
         done = [e for e in entries(self.console.engine, action="accept") if e.target == opp]
         done = [e for e in done if e.outcome == "accepted"]
         if done:
