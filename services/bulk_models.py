@@ -5,6 +5,7 @@ Pages and the CLI see these; :mod:`services.bulk` re-exports them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -20,6 +21,12 @@ __all__ = [
     "BulkRunOut",
     "BulkSummary",
     "PlanState",
+    "counts_text",
+    "item_rows",
+    "money_text",
+    "outcome_text",
+    "plan_rows",
+    "run_rows",
     "trace_url",
 ]
 
@@ -141,3 +148,70 @@ class BulkSummary(BaseModel):
             ],
             "items": [{**i.model_dump(), "trace_url": i.trace_url} for i in self.items],
         }
+
+
+# -- table rows and lines, as the Replay page shows them (plain values, no Streamlit) ------
+
+
+def money_text(money: dict[str, str]) -> str:
+    """Money per currency, never summed across.
+
+    Example: ``money_text({"EUR": "1200"})`` is ``"1,200.00 EUR"``; ``{}`` is ``"nothing"``.
+    """
+    return ", ".join(f"{float(t):,.2f} {c}" for c, t in money.items()) or "nothing"
+
+
+def plan_rows(plan: BulkPlan, *, link: Callable[[str], str]) -> list[dict[str, Any]]:
+    """One row per plan item that would not be sent; ``link`` turns an ID into its trace link."""
+    return [
+        {"state": i.state, "trace": link(i.transaction_id), "step": i.step, "reason": i.reason}
+        for i in plan.items
+        if i.state != "pending"
+    ]
+
+
+def run_rows(runs: list[BulkRunOut]) -> list[dict[str, Any]]:
+    """One row per run: who asked, who approved, how many items, why, when."""
+    return [
+        {
+            "run": r.id,
+            "state": r.state,
+            "requested by": r.requester,
+            "approved by": r.approver or "",
+            "items": r.items,
+            "reason": f"{r.reason_code}: {r.reason}",
+            "created (UTC)": r.created,
+        }
+        for r in runs
+    ]
+
+
+def item_rows(items: list[BulkItemOut], *, link: Callable[[str], str]) -> list[dict[str, Any]]:
+    """One row per item of a run; ``link`` turns an ID into its trace link."""
+    return [
+        {
+            "state": i.state,
+            "trace": link(i.transaction_id),
+            "step": i.step,
+            "outcome": i.outcome or "",
+            "sent": i.sent,
+            "message": i.message,
+        }
+        for i in items
+    ]
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """Every count of a run on one line: ``"sent 3 · succeeded 2 · ... · pending 0"``."""
+    names = ("sent", "succeeded", "failed", "skipped", "blocked", "pending")
+    return " · ".join(f"{n} {counts[n]:,}" for n in names)
+
+
+def outcome_text(label: str, summary: BulkSummary) -> str:
+    """What an action on a run came to: ``"Retried BR-1: done; sent 2, succeeded 2, ..."``."""
+    c = summary.counts
+    return (
+        f"{label} {summary.run.id}: {summary.run.state}; sent {c['sent']}, succeeded "
+        f"{c['succeeded']}, failed {c['failed']}, skipped {c['skipped']}, "
+        f"blocked {c['blocked']}"
+    )

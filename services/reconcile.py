@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -44,12 +45,16 @@ __all__ = [
     "STATUSES",
     "TOLERANCE",
     "Reconciliation",
+    "default_statuses",
     "period_choices",
     "reconcile",
     "reconcile_period",
     "rows_csv",
     "table_rows",
     "totals_csv",
+    "totals_rows",
+    "unconfirmed",
+    "with_statuses",
 ]
 
 TOLERANCE = Decimal("0.005")
@@ -267,3 +272,36 @@ def totals_csv(result: Reconciliation) -> str:
     ]
     header = ["legal_entity", "currency", "billing", "erp", "difference"]
     return _csv(rows, [*header, "billing_count", "erp_count"])
+
+
+def default_statuses(result: Reconciliation) -> list[Status]:
+    """The statuses a status filter starts on: the differences found, else ``matched``."""
+    differing: list[Status] = [s for s in STATUSES if s != "matched" and result.summary.get(s)]
+    return differing or ["matched"]
+
+
+def with_statuses(result: Reconciliation, statuses: Iterable[str] | None) -> Reconciliation:
+    """The result keeping only the rows whose status is one of ``statuses`` (none if None)."""
+    keep = set(statuses or [])
+    return result.model_copy(update={"rows": [r for r in result.rows if r.status in keep]})
+
+
+def unconfirmed(result: Reconciliation) -> list[ReconRow]:
+    """Rows asked about live whose systems could not both be asked."""
+    return [r for r in result.rows if r.live is not None and r.live.agrees is None]
+
+
+def totals_rows(result: Reconciliation) -> list[dict[str, Any]]:
+    """Totals per legal entity and currency, shaped for a table (amounts as floats)."""
+    return [
+        {
+            "Legal entity": t.legal_entity or "",
+            "Currency": t.currency or "",
+            "Billing": float(t.billing),
+            "ERP": float(t.erp),
+            "Difference": float(t.difference),
+            "Billing invoices": t.billing_count,
+            "ERP postings": t.erp_count,
+        }
+        for t in result.totals
+    ]
