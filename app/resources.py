@@ -6,7 +6,7 @@ page when the settings are invalid or the store cannot be reached.
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import streamlit as st
 
@@ -25,6 +25,8 @@ __all__ = [
     "settings_or_stop",
     "stop_with_error",
     "systems_or_stop",
+    "clear_closed_won",
+    "closed_won_orders",
     "validation_or_stop",
 ]
 
@@ -105,3 +107,18 @@ def validation_or_stop() -> Validation:
         return _validation_for(get_settings())
     except Q2CError as exc:
         stop_with_error(str(exc))
+
+
+@st.cache_data(ttl=60, show_spinner=False, hash_funcs={Settings: _settings_key})
+def _closed_won(settings: Settings, limit: int) -> list[dict[str, Any]]:
+    return _validation_for(settings).closed_won(limit=limit)
+
+
+def closed_won_orders(limit: int = 50) -> list[dict[str, Any]]:
+    """Closed-won orders not accepted yet, asked of Salesforce at most once a minute
+    (the Validation page reruns on every click); ``clear_closed_won`` after an accept."""
+    return _closed_won(get_settings(), limit)
+
+
+def clear_closed_won() -> None:
+    _closed_won.clear()

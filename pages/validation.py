@@ -7,7 +7,12 @@ import streamlit as st
 
 from app import state
 from app.identity import current_actor, may
-from app.resources import settings_or_stop, validation_or_stop
+from app.resources import (
+    clear_closed_won,
+    closed_won_orders,
+    settings_or_stop,
+    validation_or_stop,
+)
 from app.ui import md_escape
 from services.errors import Q2CError
 from services.validation.model import DOMAINS, ValidationOut
@@ -42,7 +47,7 @@ typed = left.text_input(
     "Opportunity or quote id", key=state.VALIDATION_ID, placeholder="006… or 0Q0…"
 ).strip()
 try:
-    candidates = validation.closed_won(limit=50)
+    candidates = closed_won_orders(limit=50)
 except Q2CError as exc:
     candidates = []
     right.warning(md_escape(f"Closed-won list unavailable: {exc}"), icon=":material/cloud_off:")
@@ -128,6 +133,7 @@ def _accept_dialog(opportunity_id: str, approving: bool) -> None:
             st.error(md_escape(str(exc)))
             return
         _close_accept()
+        clear_closed_won()  # the accepted order leaves the list
         st.session_state[state.VALIDATION_ACCEPTED] = out.model_dump()
         st.rerun()
 

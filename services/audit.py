@@ -227,6 +227,7 @@ def entries(
     transaction_id: str | None = None,
     actor: str | None = None,
     action: str | None = None,
+    target: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int | None = None,
@@ -240,6 +241,8 @@ def entries(
         stmt = stmt.where(AuditEntry.actor == actor)
     if action:
         stmt = stmt.where(AuditEntry.action == action)
+    if target:
+        stmt = stmt.where(AuditEntry.target == target)
     if since:
         stmt = stmt.where(AuditEntry.created >= since.replace(tzinfo=None))
     if until:

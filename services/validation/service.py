@@ -105,8 +105,9 @@ class Validation:
     def approval_requests(self, opportunity_id: str) -> list[Any]:
         """Who asked for an approval of this order, newest first (audit entries)."""
         opp = check_opportunity_id(opportunity_id)
-        found = entries(self.console.engine, action="request_approval", newest_first=True)
-        return [e for e in found if e.target == opp]
+        return entries(
+            self.console.engine, action="request_approval", target=opp, newest_first=True
+        )
 
     def request_approval(
         self, opportunity_id: str, *, actor: Actor, reason: str, reason_code: str
@@ -150,7 +151,7 @@ class Validation:
         authorize(actor, "accept", self.settings)
         opp = check_opportunity_id(opportunity_id)
         check_reason(reason, reason_code, self.settings)
-        done = [e for e in entries(self.console.engine, action="accept") if e.target == opp]
+        done = entries(self.console.engine, action="accept", target=opp)
         done = [e for e in done if e.outcome == "accepted"]
         if done:
             first = done[0]
