@@ -28,16 +28,16 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, Integer, and_, case, cast, false, func, or_, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Engine, select
 
-from services.models import Event, Transaction
+from services.health_layers import AGE_BUCKETS, Edges, Partials, layers, plain_money
+from services.models import Event
+from services.money import EXACT, display_amount
 from services.queries import STATUSES, utcnow
 from services.timeparse import check_window
 from services.triage.classify import classify
@@ -47,16 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AGE_BUCKETS", "HealthOut", "compute_health", "console_health"]
 
-AGE_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
-    ("<1h", timedelta(hours=1)),
-    ("1-4h", timedelta(hours=4)),
-    ("4-24h", timedelta(hours=24)),
-    ("1-3d", timedelta(days=3)),
-    (">3d", None),
-)
-NO_CURRENCY = "XXX"
 HOURLY_UP_TO = timedelta(days=2)  # trends per hour for windows up to this long, else per day
-T = Transaction
 
 
 class HealthOut(BaseModel):
@@ -97,35 +88,6 @@ def _rate(good: int, due: int) -> float | None:
     return round(100.0 * good / due, 2) if due else None
 
 
-def _in_window(since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = []
-    if since is not None:
-        conds.append(T.last_time >= since)
-    if until is not None:
-        conds.append(T.first_time <= until)
-    return conds
-
-
-def _sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
-def _latency_seconds(engine: Engine) -> Any:
-    """Whole seconds from first to last event, in the database's own date arithmetic."""
-    if _sqlite(engine):
-        diff = (func.julianday(T.last_time) - func.julianday(T.first_time)) * 86400
-    else:
-        diff = func.extract("epoch", T.last_time - T.first_time)
-    return cast(func.round(diff), Integer)
-
-
-def _bucket(engine: Engine, unit: str) -> Any:
-    """The hour or day of the last event as text: ``2026-11-02`` or ``2026-11-02 14``."""
-    if _sqlite(engine):
-        return func.substr(T.last_time, 1, 13 if unit == "hour" else 10)
-    return func.to_char(T.last_time, "YYYY-MM-DD HH24" if unit == "hour" else "YYYY-MM-DD")
-
-
 def _percentile(hist: list[tuple[int, int]], p: float) -> int:
     """Nearest-rank percentile of a sorted ``(value, count)`` histogram."""
     rank = max(1, math.ceil(p / 100 * sum(n for _, n in hist)))
@@ -137,10 +99,6 @@ def _percentile(hist: list[tuple[int, int]], p: float) -> int:
     return hist[-1][0]
 
 
-def _status_label(status: str, idle: Any) -> str:
-    return "stuck" if status == "in_progress" and idle else status
-
-
 def compute_health(
     *,
     engine: Engine,
@@ -149,6 +107,7 @@ def compute_health(
     stuck_after: timedelta,
     sla_minutes: dict[str, int],
     now: datetime | None = None,
+    rollups: bool = True,
 ) -> HealthOut:
     """Health figures of the transactions active in ``[since, until]`` (naive UTC).
 
@@ -158,6 +117,8 @@ def compute_health(
         stuck_after: in-progress transactions idle longer count as stuck.
         sla_minutes: end-to-end SLA per flow.
         now: the clock (tests pass one); stuck, backlog ages and open SLAs use it.
+        rollups: read the roll-ups where they answer (``False``: read every row, the
+            reference the roll-ups are checked against; same figures, slower).
 
     Returns:
         ``HealthOut``; an empty store or window gives zeros and empty maps.
@@ -172,116 +133,65 @@ def compute_health(
     """
     check_window(since, until)
     now = now or utcnow()
-    cutoff = now - stuck_after
-    window = _in_window(since, until)
-    idle = (T.last_time < cutoff).label("idle")
-    stuck = and_(T.status == "in_progress", T.last_time < cutoff)
     end = until or now
-    unit = "hour" if since is not None and end - since <= HOURLY_UP_TO else "day"
-    with engine.connect() as conn:
-        mix = conn.execute(
-            select(T.flow, T.legal_entity, T.systems, T.failed_system, T.status, idle, func.count())
-            .where(*window)
-            .group_by(T.flow, T.legal_entity, T.systems, T.failed_system, T.status, idle)
-        ).all()
-        lat = select(T.flow, _latency_seconds(engine).label("s"), func.count()).where(
-            T.status == "succeeded", *window
-        )
-        latency = conn.execute(lat.group_by(T.flow, "s").order_by(T.flow, "s")).all()
-        backlog = conn.execute(
-            select(_age_bucket(now), func.count())
-            .where(or_(T.status == "failed", stuck), *window)
-            .group_by("age")
-        ).all()
-        open_late = conn.execute(
-            select(T.flow, func.count())
-            .where(T.status.in_(("failed", "in_progress")), _late(sla_minutes, now), *window)
-            .group_by(T.flow)
-        ).all()
-        money = conn.execute(
-            select(T.currency, T.amount, func.count())
-            .where(or_(T.status == "failed", stuck), T.amount.is_not(None), *window)
-            .group_by(T.currency, T.amount)
-        ).all()
-        failures = conn.execute(
-            select(T.failed_system, T.failed_operation, T.error_code, T.error_message, func.count())
-            .where(T.status == "failed", *window)
-            .group_by(T.failed_system, T.failed_operation, T.error_code, T.error_message)
-        ).all()
-        errors = _errors(conn, failures)
-        bucket = _bucket(engine, unit).label("b")
-        trends = conn.execute(
-            select(bucket, T.status, idle, func.count())
-            .where(*window)
-            .group_by("b", T.status, "idle")
-            .order_by("b")
-        ).all()
-    out = _from_mix(mix)
+    edges = Edges(
+        since=since,
+        until=until,
+        now=now,
+        cutoff=now - stuck_after,
+        sla_minutes=dict(sla_minutes),
+        unit="hour" if since is not None and end - since <= HOURLY_UP_TO else "day",
+    )
+    with engine.connect() as conn, localcontext() as ctx:
+        ctx.prec = EXACT  # money is summed exactly
+        parts = layers(conn, edges, rollups=rollups)
+        if parts.money_odd:
+            parts.money = plain_money(conn, edges)
+        errors = _errors(conn, parts)
+        return _figures(edges, parts, errors)
+
+
+def _figures(edges: Edges, parts: Partials, errors: list[dict[str, Any]]) -> HealthOut:
     hist: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for flow, seconds, n in latency:
-        hist[flow or "(none)"].append((int(seconds), n))
-    breaches: Counter[str] = Counter({flow: n for flow, n in open_late if flow})
+    for (flow, seconds), n in sorted(parts.latency.items()):
+        if n:
+            hist[flow].append((seconds, n))
+    breaches: Counter[str] = Counter(parts.open_late)
     for flow, pairs in hist.items():
-        if flow in sla_minutes:
-            breaches[flow] += sum(n for s, n in pairs if s > sla_minutes[flow] * 60)
-    at_risk: dict[str, Decimal] = {}
-    for currency, amount, n in money:
-        try:
-            value = Decimal(amount or "0") * n
-        except InvalidOperation:
-            continue  # refused on ingest; never in a store written by q2c
-        key = currency or NO_CURRENCY
-        at_risk[key] = at_risk.get(key, Decimal(0)) + value
-    trend_counts: Counter[tuple[str, str]] = Counter()
-    for b, status, is_idle, n in trends:
-        trend_counts[(str(b), _status_label(status, is_idle))] += n
-    ages = dict(Counter({str(label): n for label, n in backlog}))
+        if flow in edges.sla_minutes:
+            breaches[flow] += sum(n for s, n in pairs if s > edges.sla_minutes[flow] * 60)
+    trends = sorted((b, s, n) for (b, s), n in parts.trends.items() if n)
+    since, until = edges.since, edges.until
     return HealthOut(
         window={
             "since": since.isoformat() + "Z" if since else None,
             "until": until.isoformat() + "Z" if until else None,
-            "now": now.isoformat() + "Z",
+            "now": edges.now.isoformat() + "Z",
             "rule": "active in the window: last event >= since and first event <= until",
         },
         latency_ms={
             flow: {"p50": _percentile(h, 50) * 1000, "p95": _percentile(h, 95) * 1000}
             for flow, h in sorted(hist.items())
         },
-        backlog={label: ages.get(label, 0) for label, _ in AGE_BUCKETS},
+        backlog={name: parts.backlog.get(name, 0) for name, _ in AGE_BUCKETS},
         sla_breaches={f: breaches[f] for f in sorted(breaches) if breaches[f]},
-        money_at_risk=dict(sorted(at_risk.items())),
+        money_at_risk={c: display_amount(a, c) for c, a in sorted(parts.money.items())},
         errors=errors,
-        trend_unit=unit,
-        trends=[
-            {"bucket": b, "status": s, "count": n} for (b, s), n in sorted(trend_counts.items())
-        ],
-        **out,
+        trend_unit=edges.unit,
+        trends=[{"bucket": b, "status": s, "count": n} for b, s, n in trends],
+        **_from_mix(parts.mix),
     )
 
 
-def _age_bucket(now: datetime) -> Any:
-    """The backlog age bucket of a row's last event, as a SQL ``CASE``."""
-    whens = [(T.last_time > now - limit, label) for label, limit in AGE_BUCKETS if limit]
-    return case(*whens, else_=AGE_BUCKETS[-1][0]).label("age")
-
-
-def _late(sla_minutes: dict[str, int], now: datetime) -> ColumnElement[bool]:
-    """Unfinished and older than its flow's SLA (a flow without an SLA is never late)."""
-    conds = [
-        and_(T.flow == flow, T.first_time < now - timedelta(minutes=minutes))
-        for flow, minutes in sla_minutes.items()
-    ]
-    return or_(*conds) if conds else false()
-
-
-def _from_mix(rows: Sequence[Any]) -> dict[str, Any]:
+def _from_mix(mix: Counter[tuple[Any, ...]]) -> dict[str, Any]:
     """Status counts and success rates from the (flow, entity, systems, status) mix."""
     by_status = dict.fromkeys(STATUSES, 0)
     good: dict[str, Counter[str]] = {k: Counter() for k in ("flow", "entity", "system")}
     due: dict[str, Counter[str]] = {k: Counter() for k in ("flow", "entity", "system")}
     by_flow: dict[str, Counter[str]] = defaultdict(Counter)
-    for flow, entity, systems, failed_system, status, is_idle, n in rows:
-        label = _status_label(status, is_idle)
+    for (flow, entity, systems, failed_system, label), n in mix.items():
+        if not n:
+            continue
         by_status[label] += n
         flow = flow or "(none)"
         by_flow[flow][label] += n
@@ -306,11 +216,13 @@ def _from_mix(rows: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def _errors(conn: Any, failures: Sequence[Any]) -> list[dict[str, Any]]:
+def _errors(conn: Any, parts: Partials) -> list[dict[str, Any]]:
     """Failed transactions by (category, origin, code), most frequent first."""
     statuses: dict[tuple[str, str, str | None], int | None] = {}
     counts: Counter[tuple[str, str, str]] = Counter()
-    for system, operation, code, message, n in failures:
+    for (system, operation, code, message), n in sorted(parts.failures.items(), key=str):
+        if not n:
+            continue
         ident = (system or "", operation or "", code)
         if code is None:
             statuses[ident] = None

@@ -8,7 +8,9 @@ of linked events changes; ``quarantine`` keeps what was received but not accepte
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -35,6 +37,7 @@ __all__ = [
     "Transaction",
     "TransactionKey",
     "stored_time",
+    "time_binder",
 ]
 
 # BigInteger primary keys autoincrement on PostgreSQL and are INTEGER on SQLite.
@@ -107,6 +110,7 @@ class Transaction(Base):
     __table_args__ = (
         Index("ix_transactions_status_last", "status", "last_time"),
         Index("ix_transactions_last_time", "last_time"),
+        Index("ix_transactions_first_time", "first_time"),
         Index("ix_transactions_flow", "flow"),
     )
 
@@ -169,3 +173,21 @@ def stored_time(value: datetime | str) -> datetime:
     """An event time read through ``EVENT_TIME_AS_TEXT``: PostgreSQL hands back a
     datetime, SQLite the text it stored."""
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def _sqlite_time(value: datetime) -> str:
+    return value.isoformat(" ", "microseconds")
+
+
+def time_binder(dialect: Any) -> Callable[[datetime], Any]:
+    """How a naive-UTC datetime is passed to the driver in hand-written statements.
+
+    The same text SQLAlchemy stores on SQLite (``2026-05-11 10:00:00.000000``, always
+    with microseconds), so stored times and bound parameters compare as text;
+    PostgreSQL takes the datetime.
+    """
+    return _sqlite_time if dialect.name == "sqlite" else _identity
+
+
+def _identity(value: datetime) -> datetime:
+    return value

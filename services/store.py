@@ -16,11 +16,19 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, DateTime, insert, select, tuple_
+from sqlalchemy import Connection, insert, select, tuple_
 
 from services.catalog import Catalog
 from services.contract import StepEvent
-from services.models import EVENT_TIME_AS_TEXT, Event, Quarantine, TransactionKey, stored_time
+from services.models import (
+    EVENT_TIME_AS_TEXT,
+    Event,
+    Quarantine,
+    TransactionKey,
+    stored_time,
+    time_binder,
+)
+from services.rollups import Deltas, Facts, apply, old_facts
 from services.stitch import EventRow, TransactionRecord, anchored_id, assign, summarize
 
 __all__ = [
@@ -280,7 +288,7 @@ class _Sql:
 
     def __init__(self, conn: Connection) -> None:
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        self.time = DateTime().bind_processor(conn.dialect) or (lambda v: v)
+        self.time = time_binder(conn.dialect)
 
         def ins(table: str, cols: tuple[str, ...]) -> str:
             return (
@@ -412,6 +420,9 @@ def write_batch(
     sql = _Sql(conn)
     new_rows = [_step_to_row(p.event) for p in fresh]
     loaded = _component(conn, new_rows, catalog)
+    rollups = Deltas()
+    for old in old_facts(conn, loaded):
+        rollups.add(old, -1)
     old_events = [e for evs in loaded.values() for e in evs]
     old_tx_of = {e.ident: tid for tid, evs in loaded.items() for e in evs}
     mapping = assign([*old_events, *new_rows], catalog)
@@ -446,7 +457,9 @@ def write_batch(
     tx_rows, key_rows, key_resets = [], [], []
     for tid, evs in members.items():
         rec = summarize(tid, evs, catalog)
-        tx_rows.append(_tx_tuple(rec, sql))
+        row = _tx_tuple(rec, sql)
+        tx_rows.append(row)
+        rollups.add(_facts(rec, row[7]), 1)
         keys = _key_tuples(rec, catalog)
         if tid in loaded and tid not in lost_members:
             before = loaded.get(tid, [])
@@ -463,7 +476,25 @@ def write_batch(
     conn.exec_driver_sql(sql.upsert_tx, tx_rows)
     if key_rows:
         conn.exec_driver_sql(sql.insert_key, key_rows)
+    apply(conn, rollups)
     return result
+
+
+def _facts(rec: TransactionRecord, systems: str) -> Facts:
+    return Facts(
+        rec.first_time,
+        rec.last_time,
+        rec.flow,
+        rec.legal_entity,
+        systems,
+        rec.failed_system,
+        rec.failed_operation,
+        rec.status,
+        rec.currency,
+        rec.amount,
+        rec.error_code,
+        rec.error_message,
+    )
 
 
 def _conflict_reason(p: Parsed, old: Any, where_first: str) -> str:
