@@ -17,7 +17,7 @@ import typer
 from services.alerts import AlertCheckOut, check_alerts, load_alert_rules
 from services.cli_output import emit as _emit
 from services.console import Console, open_console
-from services.health import HealthOut, compute_health
+from services.health import HealthOut, compute_health, rebuild_rollups, verify_rollups
 from services.timeparse import parse_when
 
 __all__ = ["register", "run_alerts_check", "run_health"]
@@ -83,13 +83,51 @@ def _print_health(h: HealthOut) -> None:
         out(f"  {e['count']:>6,}  {e['category']} / {e['origin']}  {e['code']}\n")
 
 
-def health(since: SinceOpt = None, until: UntilOpt = None, as_json: JsonOpt = False) -> None:
+def health(
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    as_json: JsonOpt = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify", help="Check the roll-ups against the rows (exit 1 if they differ)."
+        ),
+    ] = False,
+    rebuild: Annotated[
+        bool,
+        typer.Option("--rebuild", help="Recompute the roll-ups from the stored transactions."),
+    ] = False,
+) -> None:
     """Health figures of the transactions active in a window (default: all of them)."""
-    figures = run_health(_console(), since, until)
+    console = _console()
+    if rebuild:
+        n = rebuild_rollups(console.engine)
+        sys.stdout.write(f"rebuilt the health roll-ups from {n:,} transactions\n")
+        return
+    if verify:
+        _verify(console, since, until)
+        return
+    figures = run_health(console, since, until)
     if as_json:
         _emit(figures.cli_dict())
     else:
         _print_health(figures)
+
+
+def _verify(console: Console, since: str | None, until: str | None) -> None:
+    differ = verify_rollups(
+        engine=console.engine,
+        since=parse_when(since, name="--since") if since else None,
+        until=parse_when(until, name="--until") if until else None,
+        stuck_after=console.stuck_after,
+        sla_minutes=console.settings.sla_minutes,
+    )
+    if differ:
+        sys.stdout.write(
+            f"the roll-ups differ from the rows in: {', '.join(differ)}; run q2c health --rebuild\n"
+        )
+        raise typer.Exit(1)
+    sys.stdout.write("the roll-ups agree with the rows\n")
 
 
 def check(as_json: JsonOpt = False) -> None:

@@ -112,42 +112,69 @@ def message_key(message: str | None) -> str:
     return hashlib.sha1((message or "").encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _hour(t: datetime) -> datetime:
+    return t.replace(minute=0, second=0, microsecond=0)
+
+
+def _coarser(hour: datetime) -> tuple[tuple[str, datetime], ...]:
+    day = hour.replace(hour=0)
+    return ("month", day.replace(day=1)), ("day", day), ("hour", hour)
+
+
 class Deltas:
-    """Changes to the roll-up rows, keyed like their primary keys."""
+    """Changes to the roll-up rows, keyed like their primary keys.
+
+    ``add`` sums per hour (one key per transaction); ``rows`` spreads each hour's
+    sums to its day and month, so the per-transaction work does not grow with the
+    number of grains.
+    """
 
     def __init__(self) -> None:
         self.tx: defaultdict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
         self.latency: Counter[tuple] = Counter()
         self.errors: Counter[tuple] = Counter()
-        self.messages: dict[tuple, str] = {}
 
     def add(self, f: Facts, sign: int) -> None:
         """Add (``sign`` 1) or take away (-1) one transaction."""
         with_amount, units, micros, odd = split_amount(f.amount)
-        succeeded, failed = f.status == "succeeded", f.status == "failed"
-        seconds = latency_bucket(f.first_time, f.last_time) if succeeded else 0
-        for grain in GRAINS:
-            last = bucket_start(f.last_time, grain)
-            first = bucket_start(f.first_time, grain)
-            key = (grain, last, first, f.flow or "", f.legal_entity or "", f.systems or "",
-                   f.failed_system or "", f.status, f.currency or "")  # fmt: skip
-            acc = self.tx[key]
-            acc[0] += sign
-            acc[1] += sign * with_amount
-            acc[2] += sign * units
-            acc[3] += sign * micros
-            acc[4] += sign * odd
-            if succeeded:
-                self.latency[(grain, last, first, f.flow or "", seconds)] += sign
-            elif failed:
-                ekey = (grain, last, first, f.failed_system or "", f.failed_operation or "",
-                        f.error_code or "", message_key(f.error_message))  # fmt: skip
-                self.errors[ekey] += sign
-                self.messages.setdefault(ekey, f.error_message or "")
+        last, first = _hour(f.last_time), _hour(f.first_time)
+        key = (last, first, f.flow or "", f.legal_entity or "", f.systems or "",
+               f.failed_system or "", f.status, f.currency or "")  # fmt: skip
+        acc = self.tx[key]
+        acc[0] += sign
+        acc[1] += sign * with_amount
+        acc[2] += sign * units
+        acc[3] += sign * micros
+        acc[4] += sign * odd
+        if f.status == "succeeded":
+            seconds = latency_bucket(f.first_time, f.last_time)
+            self.latency[(last, first, f.flow or "", seconds)] += sign
+        elif f.status == "failed":
+            ekey = (last, first, f.failed_system or "", f.failed_operation or "",
+                    f.error_code or "", f.error_message or "")  # fmt: skip
+            self.errors[ekey] += sign
 
     def rows(self) -> tuple[list[tuple], list[tuple], list[tuple]]:
-        """The non-zero changes as parameter tuples, in key order."""
-        tx = [(*k, *v) for k, v in sorted(self.tx.items()) if any(v)]
-        lat = [(*k, n) for k, n in sorted(self.latency.items()) if n]
-        err = [(*k, self.messages[k], n) for k, n in sorted(self.errors.items()) if n]
-        return tx, lat, err
+        """The non-zero changes of every grain as parameter tuples, in key order."""
+        tx: defaultdict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+        for (last, first, *dims), sums in self.tx.items():
+            if any(sums):
+                for (grain, lb), (_, fb) in zip(_coarser(last), _coarser(first), strict=True):
+                    acc = tx[(grain, lb, fb, *dims)]
+                    for i, v in enumerate(sums):
+                        acc[i] += v
+        lat: Counter[tuple] = Counter()
+        for (last, first, *dims), n in self.latency.items():
+            if n:
+                for (grain, lb), (_, fb) in zip(_coarser(last), _coarser(first), strict=True):
+                    lat[(grain, lb, fb, *dims)] += n
+        err: Counter[tuple] = Counter()
+        for (last, first, fsys, op, code, message), n in self.errors.items():
+            if n:
+                for (grain, lb), (_, fb) in zip(_coarser(last), _coarser(first), strict=True):
+                    err[(grain, lb, fb, fsys, op, code, message_key(message), message)] += n
+        return (
+            [(*k, *v) for k, v in sorted(tx.items()) if any(v)],
+            [(*k, n) for k, n in sorted(lat.items()) if n],
+            [(*k, n) for k, n in sorted(err.items()) if n],
+        )

@@ -108,3 +108,28 @@ def test_alerts_check_all_clear(
     code, out, err = run(capsys, "--database", seeded_db, "alerts", "check")
     assert (code, err) == (0, "")
     assert out.startswith("ok     lots: ")
+
+
+def test_health_verify_and_rebuild(capsys, seeded_db: str) -> None:
+    code, out, _ = run(capsys, "--database", seeded_db, "health", "--verify")
+    assert (code, out) == (0, "the roll-ups agree with the rows\n")
+    # a roll-up edited behind q2c's back is found, and a rebuild puts it right
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(seeded_db)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE rollup_tx SET n = n + 5 WHERE status = 'failed'"))
+    engine.dispose()
+    code, out, _ = run(capsys, "--database", seeded_db, "health", "--verify")
+    assert code == 1
+    assert "differ from the rows in: by_status" in out and "q2c health --rebuild" in out
+    code, out, _ = run(capsys, "--database", seeded_db, "health", "--rebuild")
+    assert (code, out) == (0, "rebuilt the health roll-ups from 8 transactions\n")
+    code, out, _ = run(capsys, "--database", seeded_db, "health", "--verify", "--since", "7d")
+    assert code == 0, out
+
+
+def test_health_verify_with_a_bad_window_is_a_one_line_error(capsys, seeded_db: str) -> None:
+    code, out, err = run(capsys, "--database", seeded_db, "health", "--verify", "--since", "soon")
+    assert code == 2 and out == ""
+    assert "--since" in err and "Traceback" not in err
