@@ -35,7 +35,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from sqlalchemy import Engine, select
 
-from services.health_layers import AGE_BUCKETS, Edges, Partials, layers, plain_money
+from services.health_counts import plain_money
+from services.health_layers import layers
+from services.health_sql import AGE_BUCKETS, Edges, Partials
 from services.models import Event
 from services.money import EXACT, display_amount
 from services.queries import STATUSES, utcnow
