@@ -5,21 +5,25 @@ after ``since`` and its first event at or before ``until`` (so a transaction who
 first or last event falls in the window counts, and so does one that spans it; the
 same rule as the Explorer's Since/Until filter). Either end may be open.
 
-Every figure comes from a few ``GROUP BY`` queries whose answers are small (one row
-per flow, legal entity, status, day, latency second, amount...); rows are never
-loaded one by one. Definitions (also in ``docs/performance.md``):
+The figures come from roll-ups kept on ingest (``services.rollups``: sums per month,
+day and hour) for the buckets no window or age edge cuts, and from the rows of the
+hours an edge does cut (``services.health_layers``); the same figures from every row
+(``rollups=False``) are the reference the roll-ups are tested and ``q2c health
+--verify``-ed against. Definitions (also in ``docs/performance.md``):
 
 - ``by_status``: ``stuck`` is in progress and idle longer than ``stuck_after``.
 - ``success_rate`` (percent, ``None`` when nothing is due): succeeded / (succeeded +
   failed + stuck); in progress is not due yet. By system: of the due transactions
   that touched the system, the share that did not fail there.
 - ``latency_ms``: succeeded transactions, first event to last event (the terminal
-  step), nearest-rank p50/p95 at one-second resolution.
+  step), nearest-rank p50/p95 of ``rollups.latency_bucket``: rounded up to the
+  second below a minute, to 5 s below ten minutes, to the minute above.
 - ``backlog``: failed and stuck transactions by the age of their last event.
 - ``sla_breaches``: per flow with an SLA, succeeded later than the SLA after the
   first event, or not succeeded and older than the SLA now.
-- ``money_at_risk``: amounts of failed and stuck transactions, summed as ``Decimal``
-  per currency, never across currencies (``XXX``: an amount without a currency).
+- ``money_at_risk``: amounts of failed and stuck transactions, summed exactly per
+  currency, never across currencies (``XXX``: an amount without a currency), shown
+  with at least the currency's minor units (``services.money``).
 - ``errors``: failed transactions by category, origin (``services.triage.classify``)
   and code, most frequent first (Pareto order).
 """

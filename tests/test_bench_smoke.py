@@ -66,3 +66,10 @@ def test_replay_bench_runs_and_sends_each_step_once(tmp_path: Path) -> None:
     # 40 steps are too few for the rate target (exit 1 says so); the counts must hold.
     out = _bench(tmp_path, "bench/bench_replay.py", "--events", "40", codes=(0, 1))
     assert "sandbox: 40 POSTs, 40 keys, 0 duplicates" in out
+
+
+def test_health_bench_runs_and_the_rollups_agree_with_the_rows(tmp_path: Path) -> None:
+    out = _bench(tmp_path, "bench/bench_health.py", "--transactions", "3000", "--runs", "1")
+    assert "same figures from the roll-ups and from the rows: True" in out
+    assert "| compute_health, whole store |" in out
+    assert not list(tmp_path.glob("*.db")), "the bench removes its store"
