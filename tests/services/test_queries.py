@@ -115,3 +115,17 @@ def test_committed_sample_data_loads_cleanly(tmp_path: Path) -> None:
         > 0
     )
     console.engine.dispose()
+
+
+def test_a_transaction_on_a_whole_second_is_found_by_a_window_starting_or_ending_then(
+    console: Console,
+) -> None:
+    """Stored '10:00:00' once sorted before the bound '10:00:00.000000' on SQLite."""
+    ingest_events(
+        engine=console.engine,
+        events=[make_event(id="ws1", correlationid="ws-1", time="2026-05-11T10:00:00Z")],
+    )
+    at = datetime(2026, 5, 11, 10, 0, 0)
+    assert console.search(SearchFilters(since=at), now=NOW).total == 1
+    assert console.search(SearchFilters(until=at), now=NOW).total == 1
+    assert console.search(SearchFilters(since=datetime(2026, 5, 11, 10, 0, 1)), now=NOW).total == 0
