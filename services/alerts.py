@@ -16,14 +16,9 @@ could be posted is dropped (there is nothing to tell).
 
 from __future__ import annotations
 
-import json
-import operator
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -31,7 +26,7 @@ import httpx
 from pydantic import BaseModel
 from sqlalchemy import Engine, insert, select, update
 
-from services.errors import SettingsError
+from services.alert_rules import OPS, AlertRule, load_alert_rules
 from services.health import HealthOut, compute_health
 from services.queries import utcnow
 from services.triage.models import AlertState
@@ -48,28 +43,6 @@ __all__ = [
     "evaluate_alerts",
     "load_alert_rules",
 ]
-
-DEFAULT_RULES = Path(__file__).with_name("alert_rules.json")
-METRICS = ("failures", "stuck", "success_rate", "money_at_risk")
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    ">": operator.gt,
-    ">=": operator.ge,
-    "<": operator.lt,
-    "<=": operator.le,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class AlertRule:
-    id: str
-    metric: str
-    op: str
-    threshold: Decimal
-    title: str
-    flow: str | None = None
-    currency: str | None = None
-    window_minutes: int | None = None
-    min_count: int = 0
 
 
 class AlertOut(BaseModel):
@@ -104,54 +77,6 @@ class AlertCheckOut(BaseModel):
     @property
     def post_errors(self) -> list[str]:
         return [f"{a.rule_id}: {a.error}" for a in self.alerts if a.error]
-
-
-def _rule(item: Any, n: int, where: str) -> AlertRule:
-    if not isinstance(item, dict):
-        raise SettingsError(f"Q2C_ALERT_RULES: {where} rule {n} is not an object")
-    rid = str(item.get("id") or f"rule-{n}")
-    bad = f"Q2C_ALERT_RULES: {where} rule {rid}:"
-    if item.get("metric") not in METRICS:
-        raise SettingsError(f"{bad} metric must be one of {', '.join(METRICS)}")
-    if item.get("op", ">") not in _OPS:
-        raise SettingsError(f"{bad} op must be one of {' '.join(_OPS)}")
-    if item["metric"] == "money_at_risk" and not item.get("currency"):
-        raise SettingsError(f"{bad} money_at_risk needs a currency (never summed across)")
-    try:
-        threshold = Decimal(str(item["threshold"]))
-        window = item.get("window_minutes")
-        return AlertRule(
-            id=rid,
-            metric=item["metric"],
-            op=item.get("op", ">"),
-            threshold=threshold,
-            title=str(item.get("title") or rid),
-            flow=item.get("flow"),
-            currency=item.get("currency"),
-            window_minutes=int(window) if window is not None else None,
-            min_count=int(item.get("min_count", 0)),
-        )
-    except (KeyError, ArithmeticError, ValueError, TypeError):
-        raise SettingsError(f"{bad} needs a numeric threshold (and whole minutes)") from None
-
-
-@lru_cache(maxsize=8)
-def load_alert_rules(path: Path | None = None) -> tuple[AlertRule, ...]:
-    """The rules in ``path`` (default: the built-in rules).
-
-    Raises:
-        SettingsError: the file is missing or malformed (one line, naming the rule).
-    """
-    source = Path(path) if path else DEFAULT_RULES
-    try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SettingsError(f"Q2C_ALERT_RULES: {source} does not exist") from None
-    except (OSError, ValueError) as exc:
-        raise SettingsError(f"Q2C_ALERT_RULES: {source} cannot be read ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
-        raise SettingsError(f"Q2C_ALERT_RULES: {source} must hold {{'rules': [...]}}")
-    return tuple(_rule(item, n, str(source)) for n, item in enumerate(data["rules"], 1))
 
 
 def _measure(
@@ -224,7 +149,7 @@ def evaluate_alerts(
                 value=None if value is None else str(value),
                 op=rule.op,
                 threshold=str(rule.threshold),
-                firing=value is not None and _OPS[rule.op](value, rule.threshold),
+                firing=value is not None and OPS[rule.op](value, rule.threshold),
                 since=state.since if state else None,
                 post_pending=bool(state and state.post_pending),
                 last_posted=state.last_posted if state else None,
