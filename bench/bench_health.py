@@ -36,8 +36,7 @@ from typing import Any
 from _common import OUT_DIR, human_count, print_machine, remove_sqlite, write_json
 
 from services.db import make_engine, migrate
-from services.health import compute_health
-from services.rollups import rebuild
+from services.health import compute_health, rebuild_rollups
 from services.settings import load_settings
 
 TARGET_MS = 300.0
@@ -119,8 +118,7 @@ def build_store(n: int, db: Path, seed: int) -> None:
 def _rebuild(url: str) -> None:
     t0 = time.perf_counter()
     engine = make_engine(url)
-    with engine.begin() as conn:
-        rebuild(conn)
+    rebuild_rollups(engine)
     engine.dispose()
     print(f"rebuilt the roll-ups in {time.perf_counter() - t0:.1f} s", flush=True)
 

@@ -11,16 +11,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, or_, select, true
+from sqlalchemy import Connection, and_, case, func, select, true
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.health_sql import (
-    NO_CURRENCY,
     Cols,
     Edges,
     Partials,
     age_case,
+    at_risk,
     bucket_text,
     label,
     late_after,
@@ -34,7 +34,6 @@ __all__ = [
     "count_failures",
     "count_latency",
     "count_main",
-    "count_risk",
     "count_rows",
     "count_trends",
     "plain_money",
@@ -59,7 +58,7 @@ def count_main(conn: Connection, edges: Edges, c: Cols, src: Any, out: Partials)
     """Status mix, backlog, open SLA breaches and trends of one layer."""
     w = window(edges, c)
     idle = (c.last < edges.cutoff).label("idle")
-    stuck = and_(src.status == "in_progress", c.last < edges.cutoff)
+    risk = at_risk(edges, src.status, c.last)
     rows = conn.execute(
         select(
             src.flow, src.legal_entity, src.systems, src.failed_system, src.status, idle, c.weight
@@ -67,49 +66,39 @@ def count_main(conn: Connection, edges: Edges, c: Cols, src: Any, out: Partials)
         .where(*w)
         .group_by(src.flow, src.legal_entity, src.systems, src.failed_system, src.status, idle)
     )
-    for flow, entity, systems, failed_system, status, is_idle, n in rows:
-        out.mix[(flow or None, entity or None, systems or "", failed_system or None,
-                 label(status, is_idle))] += int(n)  # fmt: skip
+    for *dims, status, is_idle, n in rows:
+        out.add_mix(tuple(dims), label(status, is_idle), int(n))
     age = age_case(edges, c.last)
-    for name, n in conn.execute(
-        select(age, c.weight).where(*w, or_(src.status == "failed", stuck)).group_by("age")
-    ):
+    for name, n in conn.execute(select(age, c.weight).where(*w, risk).group_by("age")):
         out.backlog[str(name)] += int(n)
     late = and_(src.status.in_(("failed", "in_progress")), late_after(edges, src.flow, c.first))
     for flow, n in conn.execute(select(src.flow, c.weight).where(*w, late).group_by(src.flow)):
         if flow:
             out.open_late[flow] += int(n)
-    count_money(conn, edges, c, src, out, or_(src.status == "failed", stuck))
+    count_money(conn, edges, c, src, out)
 
 
 def count_combined(conn: Connection, edges: Edges, c: Cols, src: Any, out: Partials) -> None:
-    """What ``_main`` counts, in one pass: every label a column of one ``GROUP BY``.
-
-    For the rows layer (few rows, in a few hours) the trend bucket is one more column.
-    """
+    """What ``count_main`` counts, on roll-up rows, with every label a column of one
+    ``GROUP BY`` (money apart: it sums other columns)."""
     idle = (c.last < edges.cutoff).label("idle")
     late = late_after(edges, src.flow, c.first).label("late")
     dims = [src.flow, src.legal_entity, src.systems, src.failed_system, src.status]
-    cols = [*dims, idle, age_case(edges, c.last), late]
-    group: list[Any] = [*dims, "idle", "age", "late"]
-    if src is T:
-        cols.append(bucket_text(conn, edges.unit).label("b"))
-        group.append("b")
-    stmt = select(*cols, c.weight).where(*window(edges, c)).group_by(*group)
-    for flow, entity, systems, failed_system, status, is_idle, age, is_late, *rest in conn.execute(
-        stmt
-    ):
-        n = int(rest[-1])
+    stmt = (
+        select(*dims, idle, age_case(edges, c.last), late, c.weight)
+        .where(*window(edges, c))
+        .group_by(*dims, "idle", "age", "late")
+    )
+    row: Any
+    for row in conn.execute(stmt):
+        flow, entity, systems, failed_system, status, is_idle, age, is_late, n = row
         name = label(status, is_idle)
-        out.mix[(flow or None, entity or None, systems or "", failed_system or None, name)] += n
+        out.add_mix((flow, entity, systems, failed_system), name, int(n))
         if name in ("failed", "stuck"):
-            out.backlog[str(age)] += n
+            out.backlog[str(age)] += int(n)
         if is_late and flow and status != "succeeded":
-            out.open_late[flow] += n
-        if src is T:
-            out.trends[(rest[0], name)] += n
-    if src is not T:  # the rows layer reads money with an index on status
-        count_risk(conn, edges, c, src, out)
+            out.open_late[flow] += int(n)
+    count_money(conn, edges, c, src, out)
 
 
 def count_trends(conn: Connection, edges: Edges, c: Cols, src: Any, out: Partials) -> None:
@@ -126,11 +115,12 @@ def count_trends(conn: Connection, edges: Edges, c: Cols, src: Any, out: Partial
         out.trends[(text, label(status, is_idle))] += int(n)
 
 
-def count_money(
-    conn: Connection, edges: Edges, c: Cols, src: Any, out: Partials, risk: Any
-) -> None:
+def count_money(conn: Connection, edges: Edges, c: Cols, src: Any, out: Partials) -> None:
+    """Money at risk per currency: amounts summed from rows, units + millionths from
+    roll-ups (``money_odd`` when a roll-up holds an amount it cannot sum exactly)."""
+    risk = at_risk(edges, src.status, c.last)
     if src is T:
-        out.money_odd |= row_money(conn, window(edges, c), risk, out)
+        _row_money(conn, [*window(edges, c), risk], out)
         return
     stmt = (
         select(src.currency, func.sum(src.with_amount), func.sum(src.amount_units),
@@ -144,32 +134,26 @@ def count_money(
         out.money_odd = True
         return
     for currency, with_amount, units, micros, odd in rows:
-        if odd:
-            out.money_odd = True
+        out.money_odd |= bool(odd)
         if with_amount:
-            key = currency or NO_CURRENCY
-            value = Decimal(int(units)) + Decimal(int(micros)) / 1_000_000
-            out.money[key] = out.money.get(key, Decimal(0)) + value
+            out.add_money(currency, Decimal(int(units)) + Decimal(int(micros)) / 1_000_000)
 
 
-def row_money(conn: Connection, where: list[Any], risk: Any, out: Partials) -> bool:
+def _row_money(conn: Connection, where: list[Any], out: Partials) -> None:
     rows = conn.execute(
         select(T.currency, T.amount, func.count())
-        .where(*where, risk, T.amount.is_not(None))
+        .where(*where, T.amount.is_not(None))
         .group_by(T.currency, T.amount)
     )
     for currency, amount, n in rows:
-        key = currency or NO_CURRENCY
-        out.money[key] = out.money.get(key, Decimal(0)) + Decimal(amount or 0) * n
-    return False
+        out.add_money(currency, Decimal(amount or 0) * n)  # NULL amounts are filtered out
 
 
 def plain_money(conn: Connection, edges: Edges) -> dict[str, Decimal]:
     """Money at risk of the whole window summed from the rows (when a roll-up cannot)."""
     out = Partials()
-    stuck = and_(T.status == "in_progress", T.last_time < edges.cutoff)
     c = Cols(T.first_time, T.last_time, func.count(), true())
-    row_money(conn, window(edges, c), or_(T.status == "failed", stuck), out)
+    count_money(conn, edges, c, T, out)
     return out.money
 
 
@@ -201,7 +185,7 @@ def count_rows(conn: Connection, edges: Edges, scope: ColumnElement[bool], out: 
     """
     idle = (T.last_time < edges.cutoff).label("idle")
     failed = T.status == "failed"
-    risk = or_(failed, and_(T.status == "in_progress", T.last_time < edges.cutoff))
+    risk = at_risk(edges, T.status, T.last_time)
     dims = [T.flow, T.legal_entity, T.systems, T.failed_system, T.status]
     extra = [
         idle,
@@ -222,21 +206,15 @@ def count_rows(conn: Connection, edges: Edges, scope: ColumnElement[bool], out: 
         flow, entity, systems, fsys, status, is_idle, age, is_late, b, cur, amt, lat, *rest = row
         op, code, msg, n = rest
         name = label(status, is_idle)
-        out.mix[(flow or None, entity or None, systems or "", fsys or None, name)] += n
+        out.add_mix((flow, entity, systems, fsys), name, n)
         out.trends[(b, name)] += n
         if name in ("failed", "stuck"):
             out.backlog[str(age)] += n
             if amt is not None:
-                key = cur or NO_CURRENCY
-                out.money[key] = out.money.get(key, Decimal(0)) + Decimal(amt) * n
+                out.add_money(cur, Decimal(amt) * n)
         if is_late and flow and status != "succeeded":
             out.open_late[flow] += n
         if status == "succeeded":
             out.latency[(flow or "(none)", int(lat))] += n
         elif status == "failed":
             out.failures[(fsys or "", op or "", code or None, msg or None)] += n
-
-
-def count_risk(conn: Connection, edges: Edges, c: Cols, src: Any, out: Partials) -> None:
-    stuck = and_(src.status == "in_progress", c.last < edges.cutoff)
-    count_money(conn, edges, c, src, out, or_(src.status == "failed", stuck))

@@ -121,7 +121,8 @@ def money_rows(health: HealthOut) -> list[Row]:
 
 
 def money_at_risk_summary(health: HealthOut) -> str:
-    """Money at risk on one line, per currency (never added across currencies).
+    """Money at risk on one line, per currency (never added across currencies), each
+    amount with the places ``services.money.display_amount`` gave it.
 
     Args:
         health: the figures of one window.
@@ -133,4 +134,4 @@ def money_at_risk_summary(health: HealthOut) -> str:
         >>> money_at_risk_summary(health)
         'EUR 1,200.00 · USD 50.00'
     """
-    return " · ".join(f"{c} {a:,.2f}" for c, a in health.money_at_risk.items())
+    return " · ".join(f"{c} {a:,}" for c, a in health.money_at_risk.items())

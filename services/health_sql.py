@@ -25,6 +25,7 @@ __all__ = [
     "Edges",
     "Partials",
     "age_case",
+    "at_risk",
     "bucket_text",
     "label",
     "late_after",
@@ -68,7 +69,7 @@ class Edges:
 
 @dataclass
 class Partials:
-    """Counts of one layer; layers add up with ``merge``."""
+    """Counts of the layers of one window, added up as each layer is read."""
 
     mix: Counter[tuple[Any, ...]] = field(default_factory=Counter)
     latency: Counter[tuple[str, int]] = field(default_factory=Counter)
@@ -79,12 +80,15 @@ class Partials:
     failures: Counter[tuple[str, str, str | None, str | None]] = field(default_factory=Counter)
     trends: Counter[tuple[str, str]] = field(default_factory=Counter)
 
-    def merge(self, other: Partials) -> None:
-        for name in ("mix", "latency", "backlog", "open_late", "failures", "trends"):
-            getattr(self, name).update(getattr(other, name))
-        for currency, amount in other.money.items():
-            self.money[currency] = self.money.get(currency, Decimal(0)) + amount
-        self.money_odd |= other.money_odd
+    def add_mix(self, row: tuple[Any, ...], name: str, n: int) -> None:
+        """Count ``n`` under (flow, entity, systems, failed system) with status ``name``;
+        roll-ups say ``''`` where rows say NULL."""
+        flow, entity, systems, failed_system = row
+        self.mix[(flow or None, entity or None, systems or "", failed_system or None, name)] += n
+
+    def add_money(self, currency: str | None, amount: Decimal) -> None:
+        key = currency or NO_CURRENCY
+        self.money[key] = self.money.get(key, Decimal(0)) + amount
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,11 @@ class Cols:
 
 def label(status: str, idle: Any) -> str:
     return "stuck" if status == "in_progress" and idle else status
+
+
+def at_risk(edges: Edges, status: Any, last: Any) -> ColumnElement[bool]:
+    """Failed, or in progress and idle since before the stuck cutoff (money at risk)."""
+    return or_(status == "failed", and_(status == "in_progress", last < edges.cutoff))
 
 
 def window_conds(edges: Edges, first: Any, last: Any) -> list[ColumnElement[bool]]:

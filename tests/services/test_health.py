@@ -220,3 +220,9 @@ def test_window_with_no_data(seeded: Engine) -> None:
 def test_since_after_until_is_refused(seeded: Engine) -> None:
     with pytest.raises(InputError, match=r"--since .* is after --until"):
         health(seeded, since=datetime(2026, 5, 12), until=datetime(2026, 5, 11))
+
+
+def test_money_at_risk_on_one_line_keeps_each_currency_apart(seeded: Engine) -> None:
+    from services.health_rows import money_at_risk_summary
+
+    assert money_at_risk_summary(health(seeded)) == "EUR 300.30 · USD 30.30"
