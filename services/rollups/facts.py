@@ -112,13 +112,8 @@ def message_key(message: str | None) -> str:
     return hashlib.sha1((message or "").encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _hour(t: datetime) -> datetime:
-    return t.replace(minute=0, second=0, microsecond=0)
-
-
 def _coarser(hour: datetime) -> tuple[tuple[str, datetime], ...]:
-    day = hour.replace(hour=0)
-    return ("month", day.replace(day=1)), ("day", day), ("hour", hour)
+    return tuple((grain, bucket_start(hour, grain)) for grain in GRAINS)
 
 
 class Deltas:
@@ -137,7 +132,7 @@ class Deltas:
     def add(self, f: Facts, sign: int) -> None:
         """Add (``sign`` 1) or take away (-1) one transaction."""
         with_amount, units, micros, odd = split_amount(f.amount)
-        last, first = _hour(f.last_time), _hour(f.first_time)
+        last, first = bucket_start(f.last_time, "hour"), bucket_start(f.first_time, "hour")
         key = (last, first, f.flow or "", f.legal_entity or "", f.systems or "",
                f.failed_system or "", f.status, f.currency or "")  # fmt: skip
         acc = self.tx[key]
