@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from services.connections import open_systems
 from services.console import Console, open_console
 from services.settings import get_settings, load_settings
+from services.systems.registry import BuildEnv
+from services.validation.service import Validation
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("Q2C_TEST_POSTGRES_URL")
@@ -79,3 +82,15 @@ def console(db_url: str) -> Iterator[Console]:
     c = open_console(load_settings(database_url=db_url))
     yield c
     c.engine.dispose()
+
+
+@pytest.fixture
+def v(db_url: str) -> Iterator[Validation]:
+    """Order validation against the sample data and a sandbox that never sleeps."""
+    settings = load_settings(database_url=db_url, sample_data_dir=str(ROOT / "sample_data"))
+    console = open_console(settings)
+    systems = open_systems(settings, BuildEnv(sleep=lambda s: None))
+    assert systems.sandbox is not None
+    systems.sandbox.sleep = lambda s: None
+    yield Validation(console, systems)
+    console.engine.dispose()

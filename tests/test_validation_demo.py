@@ -7,15 +7,10 @@ That ``sample_data/`` is what the seed writes, byte for byte, is checked by
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from services.connections import open_systems
-from services.console import open_console
-from services.settings import load_settings
-from services.systems.registry import BuildEnv
 from services.validation.service import Validation
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
@@ -46,17 +41,6 @@ DEMOS = {
 }
 # A missing postal code fails the tax engine's address resolution as well.
 ALSO = {"0065g00000VD006AAD": {"tax.address_resolves": "fail"}}
-
-
-@pytest.fixture
-def v(db_url: str) -> Iterator[Validation]:
-    settings = load_settings(database_url=db_url, sample_data_dir=str(SAMPLE))
-    console = open_console(settings)
-    systems = open_systems(settings, BuildEnv(sleep=lambda s: None))
-    assert systems.sandbox is not None
-    systems.sandbox.sleep = lambda s: None
-    yield Validation(console, systems)
-    console.engine.dispose()
 
 
 def _opportunities() -> list[dict[str, object]]:

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from services.connections import open_systems
-from services.console import open_console
-from services.settings import load_settings
-from services.systems.registry import BuildEnv
 from services.validation.model import CheckOut
 from services.validation.service import Validation
+from tests.validation_support import sandbox_data as _data
 
 ROOT = Path(__file__).resolve().parents[2]
 NOV_US = "0065g00000ZPF5iAAH"  # Account 0015g00000L8570AAB (US, USD, no parent), C-1145
@@ -24,17 +18,6 @@ GB_ORDER = "0065g00000ZPDghAAH"  # Account 0015g00000L85JOAAZ (GB, GBP)
 CA_ORDER = "0065g00000ZPDiLAAX"  # Account 0015g00000L8637AAB (CA, CAD)
 
 
-@pytest.fixture
-def v(db_url: str) -> Iterator[Validation]:
-    settings = load_settings(database_url=db_url, sample_data_dir=str(ROOT / "sample_data"))
-    console = open_console(settings)
-    systems = open_systems(settings, BuildEnv(sleep=lambda s: None))
-    assert systems.sandbox is not None
-    systems.sandbox.sleep = lambda s: None
-    yield Validation(console, systems)
-    console.engine.dispose()
-
-
 def _check(v: Validation, opportunity_id: str, rule_id: str) -> CheckOut:
     """Validate (the run is stored) and return one rule's check."""
     out = v.validate(opportunity_id)
@@ -42,11 +25,6 @@ def _check(v: Validation, opportunity_id: str, rule_id: str) -> CheckOut:
     [stored] = [c for c in v.history(opportunity_id)[0].checks if c.id == rule_id]
     assert stored == check
     return check
-
-
-def _data(v: Validation, system: str) -> dict[str, Any]:
-    assert v.systems.sandbox is not None
-    return v.systems.sandbox.apps[system].data
 
 
 def _sf_account(v: Validation, account_id: str) -> dict[str, Any]:

@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from services.connections import open_systems
-from services.console import open_console
-from services.settings import load_settings
-from services.systems.registry import BuildEnv
 from services.validation.model import CheckOut
 from services.validation.service import Validation
+from tests.validation_support import sandbox_data as _data
+from tests.validation_support import take_down as _down
 
 ROOT = Path(__file__).resolve().parents[2]
 NOV_NEW = "0065g00000ZPF5iAAH"  # New Business, CloseDate 2026-11-05, no subscription yet
 OCT_ORDER = "0065g00000ZPDfnAAH"  # CloseDate 2026-10-01: Oct 2026 is closed in the ERP
 AMENDMENT = "0065g00000ZPDgzAAH"  # amends A-S00011862 (C-1439, Active, v3); line SEAT-STD
 RENEWAL = "0065g00000ZPDhLAAX"  # renews A-S00010535
-
-
-@pytest.fixture
-def v(db_url: str) -> Iterator[Validation]:
-    settings = load_settings(database_url=db_url, sample_data_dir=str(ROOT / "sample_data"))
-    console = open_console(settings)
-    systems = open_systems(settings, BuildEnv(sleep=lambda s: None))
-    assert systems.sandbox is not None
-    systems.sandbox.sleep = lambda s: None
-    yield Validation(console, systems)
-    console.engine.dispose()
 
 
 def _check(v: Validation, opportunity_id: str, rule_id: str) -> CheckOut:
@@ -42,11 +26,6 @@ def _check(v: Validation, opportunity_id: str, rule_id: str) -> CheckOut:
     return check
 
 
-def _data(v: Validation, system: str) -> dict[str, Any]:
-    assert v.systems.sandbox is not None
-    return v.systems.sandbox.apps[system].data
-
-
 def _opportunity(v: Validation, opportunity_id: str) -> dict[str, Any]:
     records = _data(v, "salesforce")["Opportunity"]["records"]
     return next(o for o in records if o["Id"] == opportunity_id)
@@ -56,11 +35,6 @@ def _subscription(v: Validation, number: str) -> dict[str, Any]:
     return next(
         s for s in _data(v, "billing")["subscriptions"] if s["subscriptionNumber"] == number
     )
-
-
-def _down(v: Validation, system: str) -> None:
-    assert v.systems.sandbox is not None
-    v.systems.sandbox.faults.update({"unavailable": [system]})
 
 
 # -- contract.period_open ----------------------------------------------------------------

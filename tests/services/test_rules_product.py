@@ -4,37 +4,23 @@ unknown when its system of record is down."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from services.connections import open_systems
-from services.console import open_console
 from services.errors import ConnectorError
-from services.settings import load_settings
-from services.systems.registry import BuildEnv
 from services.validation import engine
 from services.validation import rules_product as _rules  # noqa: F401  (registers the rules)
 from services.validation.model import CheckOut, ValidationOut
 from services.validation.registry import RULES
 from services.validation.service import Validation
+from tests.validation_support import sandbox_data as app_data
+from tests.validation_support import take_down as down
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = "0065g00000ZPDfnAAH"  # USD, US-GA; PLAT-ANNUAL, SEAT-STD, AUDIT-LOG, INTEG-PACK, ONB-PKG
 TYPO = "0065g00000ZPDzpAAH"  # GBP; a line with product code PLAT-ANNAUL (known nowhere)
-
-
-@pytest.fixture
-def v(db_url: str) -> Iterator[Validation]:
-    settings = load_settings(database_url=db_url, sample_data_dir=str(ROOT / "sample_data"))
-    console = open_console(settings)
-    systems = open_systems(settings, BuildEnv(sleep=lambda s: None))
-    assert systems.sandbox is not None
-    systems.sandbox.sleep = lambda s: None
-    yield Validation(console, systems)
-    console.engine.dispose()
 
 
 def run(
@@ -46,11 +32,6 @@ def run(
     [check] = out.checks
     assert v.history(opp)[0].run_id == out.run_id
     return check, out
-
-
-def app_data(v: Validation, system: str) -> dict[str, Any]:
-    assert v.systems.sandbox is not None
-    return v.systems.sandbox.apps[system].data
 
 
 def lines_of(v: Validation, opp: str = GOOD) -> list[dict[str, Any]]:
@@ -68,11 +49,6 @@ def erp_item(v: Validation, code: str) -> dict[str, Any]:
 
 def billing_product(v: Validation, code: str) -> dict[str, Any]:
     return next(p for p in app_data(v, "billing")["products"] if p["sku"] == code)
-
-
-def down(v: Validation, system: str) -> None:
-    assert v.systems.sandbox is not None
-    v.systems.sandbox.faults.update({"unavailable": [system]})
 
 
 # -- product.lines_present ------------------------------------------------------------------

@@ -4,21 +4,18 @@ when its system of record is down."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from services.connections import open_systems
-from services.console import open_console
-from services.settings import load_settings
-from services.systems.registry import BuildEnv
 from services.validation import engine
 from services.validation.model import CheckOut, ValidationOut
 from services.validation.registry import RULES
 from services.validation.rules_tax import vat_id_problem
 from services.validation.service import Validation
+from tests.validation_support import sandbox_data as app_data
+from tests.validation_support import take_down as down
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = "0065g00000ZPDfnAAH"  # Summit Robotics LLC, C-2069, US01, bill-to Atlanta GA 30370
@@ -26,17 +23,6 @@ NO_POSTAL = "0065g00000ZPDpqAAH"  # C-1014: the tax engine says the postal code 
 EXPIRED = "0065g00000ZPDyaAAH"  # C-1035, NY: its NY certificate expired on 2026-08-31
 EXEMPT = "0065g00000ZPG1VAAX"  # C-1580, NY: a valid NY certificate until 2028-02-14
 GOOD_ACCOUNT = "0015g00000L86IhAAJ"
-
-
-@pytest.fixture
-def v(db_url: str) -> Iterator[Validation]:
-    settings = load_settings(database_url=db_url, sample_data_dir=str(ROOT / "sample_data"))
-    console = open_console(settings)
-    systems = open_systems(settings, BuildEnv(sleep=lambda s: None))
-    assert systems.sandbox is not None
-    systems.sandbox.sleep = lambda s: None
-    yield Validation(console, systems)
-    console.engine.dispose()
 
 
 def run(
@@ -50,11 +36,6 @@ def run(
     return check, out
 
 
-def app_data(v: Validation, system: str) -> dict[str, Any]:
-    assert v.systems.sandbox is not None
-    return v.systems.sandbox.apps[system].data
-
-
 def account(v: Validation, account_id: str = GOOD_ACCOUNT) -> dict[str, Any]:
     rows = app_data(v, "salesforce")["Account"]["records"]
     return next(a for a in rows if a["Id"] == account_id)
@@ -62,11 +43,6 @@ def account(v: Validation, account_id: str = GOOD_ACCOUNT) -> dict[str, Any]:
 
 def erp_customer(v: Validation, account_id: str = GOOD_ACCOUNT) -> dict[str, Any]:
     return next(c for c in app_data(v, "erp")["customers"] if c["externalId"] == account_id)
-
-
-def down(v: Validation, system: str) -> None:
-    assert v.systems.sandbox is not None
-    v.systems.sandbox.faults.update({"unavailable": [system]})
 
 
 # -- tax.address_resolves -----------------------------------------------------------------
